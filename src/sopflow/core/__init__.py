@@ -1,0 +1,1 @@
+"""Pure core: parsing, validation, the state machine. No git, terminal, clock or environment."""

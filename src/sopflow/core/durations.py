@@ -1,0 +1,34 @@
+"""Durations such as ``30m``, ``2h``, ``1d``, ``1w``, ``1h30m``."""
+
+from __future__ import annotations
+
+import re
+
+_PART = re.compile(r"(\d+)\s*([wdhms])")
+_WHOLE = re.compile(r"^\s*(?:\d+\s*[wdhms]\s*)+$")
+_UNIT = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(text: object) -> int:
+    """Return the duration in seconds; raise ValueError for anything else."""
+    if isinstance(text, bool) or not isinstance(text, (str, int)):
+        raise ValueError(f"not a duration: {text!r}")
+    if isinstance(text, int):
+        raise ValueError(f"duration needs a unit (30m, 2h, 1d, 1w): {text!r}")
+    if not _WHOLE.match(text):
+        raise ValueError(f"not a duration (use 30m, 2h, 1d, 1w, 1h30m): {text!r}")
+    return sum(int(n) * _UNIT[u] for n, u in _PART.findall(text))
+
+
+def format_duration(seconds: float) -> str:
+    """Short human form: ``1h30m``, ``2d4h``, ``45s``; negative values get a minus sign."""
+    sign = "-" if seconds < 0 else ""
+    s = int(abs(seconds))
+    if s < 60:
+        return f"{sign}{s}s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        n, s = divmod(s, size)
+        if n:
+            parts.append(f"{n}{unit}")
+    return sign + "".join(parts[:2])
