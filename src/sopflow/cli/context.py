@@ -1,0 +1,76 @@
+"""Shared command-line plumbing: options, the project, KEY=VALUE parsing, output helpers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from sopflow.project import ChangeSet, Project
+
+
+@dataclass
+class Options:
+    directory: str | None = None
+    actor: str | None = None
+    no_commit: bool = False
+
+
+def project(ctx: typer.Context) -> Project:
+    from pathlib import Path
+
+    from sopflow.project import Project
+
+    opts: Options = ctx.find_root().obj or Options()
+    start = Path(opts.directory) if opts.directory else None
+    if start is not None and not start.is_dir():
+        from sopflow.errors import SopflowError
+
+        raise SopflowError(f"-C {opts.directory}: no such directory")
+    return Project.locate(start, actor=opts.actor, no_commit=opts.no_commit)
+
+
+def options(ctx: typer.Context) -> Options:
+    return ctx.find_root().obj or Options()
+
+
+def pairs(items: list[str] | None, what: str) -> list[tuple[str, str]]:
+    """Parse ``KEY=VALUE`` arguments (the value may be empty, and may contain '=')."""
+    from sopflow.errors import UsageError
+
+    out = []
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{what} expects KEY=VALUE, got {item!r}")
+        out.append((key.strip(), value))
+    return out
+
+
+def echo_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def say(message: str) -> None:
+    """A message for the person at the terminal (stderr, so stdout stays data)."""
+    from sopflow.render.text import clean
+
+    print(clean(message), file=sys.stderr)
+
+
+def finish(p: Project, change: ChangeSet) -> None:
+    p.apply(change)
+    for m in change.messages:
+        say(m)
+
+
+def check_format(value: str, allowed: tuple[str, ...]) -> str:
+    from sopflow.errors import UsageError
+
+    if value not in allowed:
+        raise UsageError(f"--format must be one of {', '.join(allowed)} (got {value!r})")
+    return value

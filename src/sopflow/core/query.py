@@ -1,0 +1,96 @@
+"""Filtering and sorting ticket excerpts for ``list`` (and the views built on it). Pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+PRIORITY_ORDER = {"P0": 0, "P1": 1, "P2": 2, "P3": 3, "P4": 4, "P5": 5}
+
+
+@dataclass
+class Criteria:
+    types: Sequence[str] = ()
+    states: Sequence[str] = ()
+    assignees: Sequence[str] = ()
+    roles: Sequence[tuple[str, str]] = ()
+    labels: Sequence[str] = ()
+    where: Sequence[tuple[str, str]] = ()
+    open: bool = False
+    closed: bool = False
+    extra: list[Callable[[Mapping[str, Any]], bool]] = field(default_factory=list)
+
+
+def _text(value: Any) -> list[str]:
+    if value is None:
+        return [""]
+    if isinstance(value, list):
+        return [_scalar(v) for v in value] or [""]
+    return [_scalar(value)]
+
+
+def _scalar(v: Any) -> str:
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    return str(v)
+
+
+def matches(d: Mapping[str, Any], c: Criteria, is_final: Callable[[Mapping[str, Any]], bool]) -> bool:
+    if c.types and d.get("type") not in c.types:
+        return False
+    if c.states and d.get("state") not in c.states:
+        return False
+    if c.assignees:
+        a = d.get("assignee")
+        if not any((a or "") == x or (x in ("none", "-") and not a) for x in c.assignees):
+            return False
+    if c.roles:
+        bound = d.get("roles") if isinstance(d.get("roles"), dict) else {}
+        for role, person in c.roles:
+            if not isinstance(bound, dict) or bound.get(role) != person:
+                return False
+    if c.labels:
+        labels = d.get("labels") if isinstance(d.get("labels"), list) else []
+        if not all(lbl in (labels or []) for lbl in c.labels):
+            return False
+    for key, value in c.where:
+        have = _text(d.get(key))
+        if value.lower() in ("true", "false") and isinstance(d.get(key), bool):
+            if _scalar(d.get(key)) != value.lower():
+                return False
+        elif value not in have:
+            return False
+    if c.open or c.closed:
+        final = is_final(d)
+        if c.open and not c.closed and final:
+            return False
+        if c.closed and not c.open and not final:
+            return False
+    return all(f(d) for f in c.extra)
+
+
+def _id_key(tid: Any) -> tuple[str, int]:
+    m = re.match(r"^(.*)-(\d+)$", str(tid))
+    return (m.group(1), int(m.group(2))) if m else (str(tid), 0)
+
+
+def sort_key(key: str) -> Callable[[Mapping[str, Any]], Any]:
+    if key == "id":
+        return lambda d: _id_key(d.get("id"))
+    if key == "priority":
+        return lambda d: (PRIORITY_ORDER.get(str(d.get("priority")), 99), str(d.get("priority") or "~"),
+                          _id_key(d.get("id")))
+    return lambda d: (d.get(key) is None, _scalar(d.get(key)) if d.get(key) is not None else "", _id_key(d.get("id")))
+
+
+def sort(items: Iterable[Mapping[str, Any]], spec: str | None) -> list[Mapping[str, Any]]:
+    out = list(items)
+    keys = [k.strip() for k in (spec or "id").split(",") if k.strip()]
+    for k in reversed(keys):
+        desc = k.startswith("-")
+        out.sort(key=sort_key(k.lstrip("-")), reverse=desc)
+    return out

@@ -1,0 +1,188 @@
+"""Safe YAML loading and a tiny, deterministic one-line emitter.
+
+Loading: PyYAML's C safe loader when present. Timestamps are *not* resolved (``2026-11-21T10:00:00+08:00``
+stays the string it was written as), so values round-trip exactly and JSON output needs no conversion.
+Anchors and aliases are refused: no front matter needs them and they are the vehicle of "billion laughs".
+
+Emitting: sopflow writes single values and one-line flow collections only (a history entry is one line),
+so it emits them itself instead of importing PyYAML's emitter (kept out of start-up on purpose).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import yaml
+
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc]
+    """Safe loader without the timestamp resolver."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in _Base.yaml_implicit_resolvers.items()
+}
+
+MAX_YAML_BYTES = 1_000_000
+MAX_DEPTH = 64
+
+
+class YamlError(ValueError):
+    """Malformed or refused YAML; ``line`` is 1-based within the parsed text when known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+_ANCHOR = re.compile(r"(^|[\s\[\{,:-])[&*][^\s\]\},]")
+
+
+def load(text: str) -> Any:
+    """Parse YAML text safely; raise YamlError with a one-line message on any problem."""
+    if len(text) > MAX_YAML_BYTES:
+        raise YamlError(f"YAML too large ({len(text)} characters, at most {MAX_YAML_BYTES})")
+    if "&" in text or "*" in text:
+        _refuse_aliases(text)
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+        msg = exc.problem or exc.context or "invalid YAML"
+        if "could not determine a constructor" in str(exc):
+            msg = "YAML tag not allowed: " + str(exc.problem or "").strip()
+            msg = "unsupported YAML tag" if msg.endswith(": ") else msg
+        raise YamlError(_one_line(msg), line) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(_one_line(str(exc))) from None
+    except RecursionError:
+        raise YamlError("YAML nested too deeply") from None
+    _check_depth(data)
+    return data
+
+
+def _refuse_aliases(text: str) -> None:
+    # Cheap textual check first; confirm with the event stream so quoted '&' or '*' in strings pass.
+    if not _ANCHOR.search(text):
+        return
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                line = event.start_mark.line + 1 if event.start_mark is not None else None
+                raise YamlError("YAML anchors and aliases are not allowed", line)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+        raise YamlError(_one_line(exc.problem or "invalid YAML"), line) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(_one_line(str(exc))) from None
+
+
+def _check_depth(data: Any) -> None:
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise YamlError("YAML nested too deeply")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+# ---------------------------------------------------------------- emitting
+
+_PLAIN_OK = re.compile(r"^[^\s\-?:,\[\]{}#&*!|>'\"%@`][^#\[\]{},]*$")
+
+
+def emit_scalar(value: Any, *, in_flow: bool = False) -> str:
+    """One YAML scalar that loads back (with :func:`load`) to exactly ``value``."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    text = str(value)
+    if _plain_roundtrips(text, in_flow):
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _plain_roundtrips(text: str, in_flow: bool) -> bool:
+    if not text or text != text.strip() or "\n" in text or "\r" in text or "\t" in text:
+        return False
+    if not _PLAIN_OK.match(text):
+        return False
+    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029\ufeff" for c in text):
+        return False
+    if " #" in text or ": " in text or text.endswith(":"):
+        return False
+    probe = f"k: [{text}]" if in_flow else f"k: {text}"
+    want = {"k": [text]} if in_flow else {"k": text}
+    try:
+        return bool(load(probe) == want)
+    except YamlError:
+        return False
+
+
+def emit_flow(value: Any) -> str:
+    """A one-line flow-style YAML rendering of ``value`` (mappings keep their order)."""
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        return "{" + ", ".join(f"{emit_key(k)}: {emit_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(emit_flow(v) for v in value) + "]"
+    return emit_scalar(value, in_flow=True)
+
+
+def emit_key(key: Any) -> str:
+    return emit_scalar(key, in_flow=True)
+
+
+def emit_value(value: Any) -> str:
+    """The text after ``key: `` for a top-level value (flow style for collections)."""
+    if isinstance(value, (dict, list, tuple)):
+        return emit_flow(value)
+    return emit_scalar(value)
+
+
+def node_lines(text: str, offset: int = 0) -> dict[tuple[Any, ...], int]:
+    """Map each key path (``("transitions", 2, "by")``) to the 1-based line where it stands.
+
+    Used only to point problems at the right line; returns what it can on malformed input.
+    """
+    out: dict[tuple[Any, ...], int] = {}
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except (yaml.YAMLError, RecursionError):
+        return out
+    if root is None:
+        return out
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = k.value if isinstance(k, yaml.ScalarNode) else None
+                out[(*path, key)] = k.start_mark.line + 1 + offset
+                stack.append((v, (*path, key)))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                out[(*path, i)] = v.start_mark.line + 1 + offset
+                stack.append((v, (*path, i)))
+    return out

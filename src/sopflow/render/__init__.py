@@ -1,0 +1,1 @@
+"""Renderers: turn data into text. They return strings and never print."""

@@ -1,0 +1,36 @@
+"""Read-side use cases shared by list, board and inbox."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sopflow.core.query import Criteria, matches
+
+if TYPE_CHECKING:
+    from sopflow.project import Project
+
+
+def select(p: Project, c: Criteria, *, text: str | None = None) -> list[Mapping[str, Any]]:
+    def final(d: Mapping[str, Any]) -> bool:
+        return not p.is_open(dict(d))
+
+    items: list[Mapping[str, Any]] = [d for d in p.excerpts() if matches(d, c, final)]
+    if text and text.strip():
+        items = [d for d in items if _text_match(p, d, text)]
+    return items
+
+
+def _text_match(p: Project, d: Mapping[str, Any], text: str) -> bool:
+    from sopflow.core.search import matches as text_matches
+
+    hay = str(d.get("title", ""))
+    if text_matches(text, hay):
+        return True
+    body = d.get("body")
+    if body is None:
+        try:
+            body = p.read_ticket(p.root / str(d["path"])).doc.body
+        except Exception:
+            return False
+    return text_matches(text, f"{hay}\n{body}")
