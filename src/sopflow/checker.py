@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,8 +17,6 @@ from sopflow.errors import SopflowError
 if TYPE_CHECKING:
     from sopflow.project import Project
 
-# Extra checks (SLA, knowledge, …) register here: each takes the project and yields problems.
-EXTRA_CHECKS: list[Callable[[Project], Iterable[Problem]]] = []
 
 
 def check(p: Project) -> list[Problem]:
@@ -31,8 +28,10 @@ def check(p: Project) -> list[Problem]:
     problems += check_workflows(p)
     problems += check_tickets(p)
     problems += check_pages(p)
-    for extra in EXTRA_CHECKS:
-        problems += list(extra(p))
+    from sopflow import hooks
+
+    for spec in hooks.CHECKS:
+        problems += list(hooks.resolve(spec)(p))
     return sorted(set(problems), key=lambda x: (x.path, x.line or 0, x.code, x.message))
 
 

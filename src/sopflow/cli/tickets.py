@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -42,14 +42,12 @@ def render_show(p: Project, t: Ticket) -> str:
     children = p.children_of(t.id)
     sec = checklist.current(t.doc.body_lines())
     extra: list[tuple[str, list[str]]] = []
-    for hook in SHOW_SECTIONS:
-        extra.extend(hook(p, t))
+    from sopflow import hooks
+
+    for spec in hooks.SHOW_SECTIONS:
+        extra.extend(hooks.resolve(spec)(p, t))
     return show(t.data, body=_body_without_checklist(t), workflow=wf, people=p.config.people, can_fire=can,
                 children=children, checklist_section=sec, extra_sections=extra)
-
-
-# Other features (SLA clock, related knowledge, SOP) add sections to `show` through this list.
-SHOW_SECTIONS: list[Any] = []
 
 
 def _cheap_identity() -> bool:
