@@ -19,7 +19,10 @@ Query
 Ranking
     BM25 (k1 = 1.2, b = 0.75) per field (body, title, tags), each field with its own length normalisation,
     summed with weights (title ×2, tags ×1.5) under one idf per token. Pages that match more query words
-    come first; BM25 orders pages that match as many. Ties go by key.
+    come first (a CJK word of three or more characters counts only where it occurs as written, not as
+    scattered bigrams); BM25 orders pages that match as many, ×1.25 where all the words stand together in
+    query order ("connection timeout"). Ties go by key. So scores fall within a group of pages matching
+    the same number of words, not necessarily across groups.
 """
 
 from __future__ import annotations
