@@ -60,8 +60,10 @@ def find_root(start: Path) -> Path | None:
 
 class Project:
     def __init__(self, root: Path, *, actor: str | None = None, no_commit: bool = False,
-                 author_env: dict[str, str] | None = None) -> None:
+                 author_env: dict[str, str] | None = None, now: datetime | None = None) -> None:
         self.root = root.resolve()
+        if now is not None:
+            self.__dict__["now"] = now
         self._actor_opt = actor
         self.no_commit = no_commit
         self.author_env = author_env or {}
@@ -108,8 +110,11 @@ class Project:
     def now(self) -> datetime:
         return envmod.now(self.tz)
 
+    def stamp_tz(self, value: datetime) -> str:
+        return envmod.fmt_time(value.astimezone(self.tz))
+
     def stamp(self) -> str:
-        return envmod.fmt_time(self.now)
+        return envmod.fmt_time(self.now.astimezone(self.tz))
 
     def dir(self, kind: str) -> Path:
         return self.root / self.config.paths[kind]

@@ -40,7 +40,7 @@ def render_show(p: Project, t: Ticket) -> str:
             roles = f" [by {', '.join(tr.by)}]" if tr.by and not who else ""
             can.append(f"sopflow do {t.id} {tr.trigger}   → {tr.dest}{roles}{hint}")
     children = p.children_of(t.id)
-    sec = checklist.current(t.doc.body_lines())
+    sec = checklist.current(t.doc.body_lines(), t.state)
     extra: list[tuple[str, list[str]]] = []
     from sopflow import hooks
 
@@ -60,7 +60,7 @@ def _body_without_checklist(t: Ticket) -> str:
     from sopflow.core import checklist
 
     lines = t.doc.body_lines()
-    secs = checklist.sections(lines)
+    secs = [s for s in checklist.sections(lines) if s.state == t.state]
     if not secs:
         return t.doc.body
     # drop the current (last) checklist section: it is shown above with its ticks
