@@ -67,13 +67,13 @@ def test_every_broken_file_is_reported_and_none_hides_the_others(repo: Repo) -> 
     }
     assert expected <= got, expected - got
     assert not any(p["path"] == "tickets/ISS-1.md" for p in data["problems"])
-    unknown = [p for p in data["problems"] if p["code"] == "unknown-field"][0]
+    unknown = next(p for p in data["problems"] if p["code"] == "unknown-field")
     assert unknown["severity"] == "warning" and unknown["line"] == 10
-    dup = [p for p in data["problems"] if p["path"] == "tickets/ISS-12-again.md"][0]
+    dup = next(p for p in data["problems"] if p["path"] == "tickets/ISS-12-again.md")
     assert "tickets/ISS-12-dup.md" in dup["message"]
-    state = [p for p in data["problems"] if p["path"] == "tickets/ISS-7.md"][0]
+    state = next(p for p in data["problems"] if p["path"] == "tickets/ISS-7.md")
     assert state["line"] == 5
-    conflict = [p for p in data["problems"] if p["path"] == "tickets/ISS-3.md"][0]
+    conflict = next(p for p in data["problems"] if p["path"] == "tickets/ISS-3.md")
     assert conflict["line"] == 4
 
 
@@ -134,7 +134,7 @@ def test_dead_end_state(repo: Repo) -> None:
                "")
     repo.write("workflows/w.yaml", WF_BASE.replace("  c: {final: true}", "  c: {final: true}\n  d: {}") +
                "  - {trigger: trap, source: a, dest: d}\n")
-    rc, data = check_json(repo)
+    _rc, data = check_json(repo)
     assert ("workflows/w.yaml", "workflow-dead-end") in codes(data)
 
 
@@ -142,7 +142,7 @@ def test_broken_workflow_yaml_is_reported_with_its_line(repo: Repo) -> None:
     repo.write("workflows/w.yaml", "type: w\nprefix: W\nstates: [unclosed\n")
     rc, data = check_json(repo)
     assert rc == 1
-    p = [x for x in data["problems"] if x["path"] == "workflows/w.yaml"][0]
+    p = next(x for x in data["problems"] if x["path"] == "workflows/w.yaml")
     assert p["code"] == "yaml" and p["line"] is not None
 
 
@@ -156,7 +156,7 @@ def test_config_errors(repo: Repo) -> None:
 
 def test_pages_review_overdue_and_links(repo: Repo) -> None:
     repo.write("wiki/old.md", "---\ntitle: old\nreviewed: 2026-01-01\nreview_every: 30d\ntickets: [ISS-404]\n---\n")
-    rc, data = check_json(repo)
+    _rc, data = check_json(repo)
     assert ("wiki/old.md", "review-overdue") in codes(data)
     assert ("wiki/old.md", "broken-link") in codes(data)
     # the shipped fixture page (reviewed 2026-10-01, every 90d) is due 2026-12-30: not overdue on 2026-11-21

@@ -65,11 +65,11 @@ def run_demo(path: str | None, out: Callable[[str], None] = print) -> Path:
             continue
         for n, title in enumerate(TITLES.get(wtype, [])):
             reporter = _holder(probe, wf, _first_roles(wf)) or next(iter(people), "demo")
-            tid = _act(root, clock, reporter, lambda p, wf=wf, title=title: p.new(
-                wf.type, title, priority=_priority(wf, n)))
+            prio = _priority(wf, n)
+            tid = _act(root, clock, reporter, "new", wf.type, title, priority=prio)
             created.setdefault(wtype, []).append(tid)
             if wtype == "feedback" and created.get("launch"):
-                _act(root, clock, reporter, lambda p, tid=tid: p.link(tid, parent_id=created["launch"][0]))
+                _act(root, clock, reporter, "link", tid, parent_id=created["launch"][0])
             steps = STEPS.get(wtype, [1])[n % len(STEPS.get(wtype, [1]))]
             _walk(root, clock, wf, tid, steps)
     gitrepo.run(root, "tag", "v0.2", "HEAD~3", env=env, check=False)
@@ -129,12 +129,13 @@ def _priority(wf: Workflow, n: int) -> str | None:
     return ["P2", "P3", "P1"][n % 3]
 
 
-def _act(root: Path, clock: _Clock, who: str, fn: Callable[[Any], Any]) -> str:
+def _act(root: Path, clock: _Clock, who: str, use_case: str, *args: Any, **kwargs: Any) -> str:
+    """Run one Project use case as ``who`` at the demo's next instant, and commit it as them."""
     from sopflow.project import Project
 
     now = clock.tick()
     p = Project(root, actor=who, now=now, author_env=_author(root, who, now))
-    change = fn(p)
+    change = getattr(p, use_case)(*args, **kwargs)
     p.apply(change)
     return str(change.tickets[0])
 
@@ -174,7 +175,8 @@ def _walk(root: Path, clock: _Clock, wf: Workflow, tid: str, steps: int) -> None
         who = str(who or "demo")
         sec = checklist.current(t.doc.body_lines(), t.state)
         if tr.require.checklist and sec is not None and sec.unticked:
-            _act(root, clock, who, lambda p: p.tick(tid, [str(sec.items.index(i) + 1) for i in sec.unticked]))
+            numbers = [str(sec.items.index(i) + 1) for i in sec.unticked]
+            _act(root, clock, who, "tick", tid, numbers)
         roles = []
         bound = fsm.bound_roles(t.data)
         for r in tr.require.roles:
@@ -190,14 +192,13 @@ def _walk(root: Path, clock: _Clock, wf: Workflow, tid: str, steps: int) -> None
             pages = sorted((root / "wiki").rglob("*.md"))
             if pages:
                 page = pages[0].relative_to(root).as_posix()
-                _act(root, clock, who, lambda p, page=page: p.link(tid, wiki=[page]))
+                _act(root, clock, who, "link", tid, wiki=[page])
         if tr.require.children:
             for child in Project(root).children_of(tid):
                 cwf = p.workflows.get(str(child.get("type")))
                 if cwf is not None and not cwf.is_final(str(child.get("state"))):
                     _walk(root, clock, cwf, str(child.get("id")), 99)
-        _act(root, clock, who, lambda p, tr=tr, sets=sets, roles=roles, note=note: p.do(
-            tid, tr.trigger, note=note, sets=sets, roles=roles))
+        _act(root, clock, who, "do", tid, tr.trigger, note=note, sets=sets, roles=roles)
 
 
 def _sample(wf: Workflow, name: str) -> str:
