@@ -301,6 +301,12 @@ class Project:
         return gitrepo.tree_names(self.root, [f"{r}:{tdir}" for r in dict.fromkeys(refs)])
 
     # ------------------------------------------------------------ writing
+    def locked(self) -> Any:
+        """Context manager: hold the repository lock around a whole read-modify-write-commit."""
+        from sopflow.adapters.lock import locked
+
+        return locked(self.root)
+
     def apply(self, change: ChangeSet) -> ChangeSet:
         """Write every file atomically, then make one commit holding exactly those files."""
         for path, data in change.writes.items():
