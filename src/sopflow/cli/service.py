@@ -63,9 +63,10 @@ def register(app: typer.Typer) -> None:
         from sopflow.service import escalate
 
         p = project(ctx)
-        run = escalate(p, dry_run=dry_run)
-        if run.change is not None:
-            p.apply(run.change)
+        with p.locked():
+            run = escalate(p, dry_run=dry_run)
+            if run.change is not None:
+                p.apply(run.change)
         for m in run.messages:
             say(m)
         if fmt == "json":
