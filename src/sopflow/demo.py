@@ -57,7 +57,7 @@ def run_demo(path: str | None, out: Callable[[str], None] = print) -> Path:
 
     probe = Project(root)
     people = probe.config.people
-    order = ["support", "issue_track", "feature", "launch", "feedback", "improvement", "buglist", "task"]
+    order = ["issue_track", "feature", "launch", "feedback", "improvement", "buglist", "task", "support"]
     created: dict[str, list[str]] = {}
     for wtype in order:
         wf = probe.workflows.get(wtype)
