@@ -212,6 +212,14 @@ def test_many_states_wrap_into_bands_and_narrow_terminals_get_a_list(project: Pr
     assert all(width(line) <= 36 for line in narrow.split("\n"))
     for state in project.workflows["support"].states:
         assert any(line.startswith(state) for line in narrow.split("\n"))
+    # every card row of every state puts its title at the same display column
+    cards = [c for col in data["types"][0]["columns"] for c in col["tickets"]]
+    cells = [[c["id"], c.get("priority") or "", rb.age(c["age_seconds"]), c.get("assignee") or ""] for c in cards]
+    title_at = 2 + sum(max(width(r[i]) for r in cells) + 2 for i in range(4))
+    rows = [line for line in narrow.split("\n") if line.startswith("  SUP-")]
+    assert len(rows) == len(cards)
+    for row, c in zip(rows, cards, strict=True):
+        assert slice_columns(row, title_at, 36)[:1] == c["title"][:1]
 
 
 def test_final_columns_show_the_five_most_recent_and_say_how_many_are_hidden(project: Project) -> None:

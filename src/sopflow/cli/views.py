@@ -15,13 +15,13 @@ def register(app: typer.Typer) -> None:
     @app.command("board")
     def board_cmd(
         ctx: typer.Context,
-        type_: Annotated[list[str] | None, typer.Option("--type", help="Only this type (repeatable).")] = None,
+        type_: Annotated[list[str] | None, typer.Option("--type", help="Only this type (repeatable).", metavar="TYPE")] = None,
         assignee: Annotated[list[str] | None, typer.Option("--assignee", help="Only assigned to PERSON "
-                                                           "(repeatable; 'none' for unassigned).")] = None,
+                                                           "(repeatable; 'none' for unassigned).", metavar="PERSON")] = None,
         mine: Annotated[bool, typer.Option("--mine", help="Only tickets assigned to me.")] = False,
-        all_: Annotated[bool, typer.Option("--all", help="Show every ticket of final states "
-                                           "(default: the 5 most recent of each).")] = False,
-        fmt: Annotated[str, typer.Option("--format", help="Output: table, json or csv.")] = "table",
+        all_: Annotated[bool, typer.Option("--all", help="Show every ticket of final states (default: "
+                                           "the 5 most recent of each; json and csv always list all).")] = False,
+        fmt: Annotated[str, typer.Option("--format", help="Output: table, json or csv.", metavar="FORMAT")] = "table",
     ) -> None:
         """A column per state in workflow order; cards show ID, priority, age in state, assignee, title.
 
@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
     @app.command("inbox")
     def inbox_cmd(
         ctx: typer.Context,
-        fmt: Annotated[str, typer.Option("--format", help="Output: table, json or csv.")] = "table",
+        fmt: Annotated[str, typer.Option("--format", help="Output: table, json or csv.", metavar="FORMAT")] = "table",
     ) -> None:
         """Your queue of open tickets: assigned to you, waiting on a role you hold, handled by you.
 
@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
     def log_cmd(
         ctx: typer.Context,
         ticket_id: Annotated[str, typer.Argument(metavar="ID")],
-        fmt: Annotated[str, typer.Option("--format", help="Output: text or json.")] = "text",
+        fmt: Annotated[str, typer.Option("--format", help="Output: text or json.", metavar="FORMAT")] = "text",
     ) -> None:
         """A ticket's history with the commit that made each step; hand edits of the state are flagged.
 

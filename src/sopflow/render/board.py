@@ -125,16 +125,19 @@ def join_cells(cells: Sequence[Cell], colw: int) -> str:
 
 
 def _list_layout(columns: Sequence[Mapping[str, Any]], total: int, show_all: bool, recent: int) -> list[str]:
+    """One state after another, each card a row; the rows of every state share one set of column widths."""
+    shown_by_col = [col.get("tickets", []) if show_all or not col.get("final") else col.get("tickets", [])[:recent]
+                    for col in columns]
+    rows = [[one_line(c.get("id")), one_line(c.get("priority")), age(c.get("age_seconds")),
+             one_line(c.get("assignee")), one_line(c.get("flag")), one_line(c.get("title"))]
+            for shown in shown_by_col for c in shown]
+    lines = iter(aligned(rows, total - 2))
     out: list[str] = []
-    for col in columns:
+    for col, shown in zip(columns, shown_by_col, strict=True):
         tickets: list[Mapping[str, Any]] = col.get("tickets", [])
-        shown = tickets if show_all or not col.get("final") else tickets[:recent]
         mark = " ?" if col.get("unknown") else ""
         out.append(style(truncate(f"{clean(col.get('state', ''))}{mark} ({len(tickets)})", total), "1"))
-        if shown:
-            rows = [[one_line(c.get("id")), one_line(c.get("priority")), age(c.get("age_seconds")),
-                     one_line(c.get("assignee")), one_line(c.get("flag")), one_line(c.get("title"))] for c in shown]
-            out += ["  " + line for line in aligned(rows, total - 2)]
+        out += ["  " + next(lines) for _ in shown]
         hidden = len(tickets) - len(shown)
         if hidden:
             out.append(style(truncate(f"  +{hidden} older (--all)", total), "2"))
