@@ -244,3 +244,10 @@ def test_match_assigns_a_re_added_entry_to_the_oldest_commit() -> None:
                    removed=["history: [{at: 1, by: a, action: create, to: X}]", "state: X"])
     steps = hl.match([e1, e2], "Y", [new, old])
     assert [(s.kind, s.commit.sha if s.commit else None) for s in steps] == [("entry", "old"), ("entry", "new")]
+
+
+def test_commit_dates_are_shown_in_the_project_time_zone(repo: Repo) -> None:
+    assert repo.run(*ISSUE, as_="alice", env={"GIT_AUTHOR_DATE": "2026-11-21T03:30:00+00:00"}).code == 0
+    step = log(repo, "ISS-1")["steps"][0]
+    assert step["commit"]["date"] == "2026-11-21T11:30:00+08:00"
+    assert "    commit " in repo.run("log", "ISS-1").out and "  2026-11-21 11:30" in repo.run("log", "ISS-1").out

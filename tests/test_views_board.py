@@ -212,14 +212,22 @@ def test_many_states_wrap_into_bands_and_narrow_terminals_get_a_list(project: Pr
     assert all(width(line) <= 36 for line in narrow.split("\n"))
     for state in project.workflows["support"].states:
         assert any(line.startswith(state) for line in narrow.split("\n"))
-    # every card row of every state puts its title at the same display column
+    # every card row of every state puts its title at the same display column; when too little room is
+    # left for it, the title goes on the line below
     cards = [c for col in data["types"][0]["columns"] for c in col["tickets"]]
-    cells = [[c["id"], c.get("priority") or "", rb.age(c["age_seconds"]), c.get("assignee") or ""] for c in cards]
-    title_at = 2 + sum(max(width(r[i]) for r in cells) + 2 for i in range(4))
-    rows = [line for line in narrow.split("\n") if line.startswith("  SUP-")]
-    assert len(rows) == len(cards)
-    for row, c in zip(rows, cards, strict=True):
-        assert slice_columns(row, title_at, 36)[:1] == c["title"][:1]
+    cells = [[c["id"], c.get("priority") or "", rb.age(c["age_seconds"]), c.get("assignee") or "", c["flag"] or ""]
+             for c in cards]
+    title_at = 2 + sum(max(width(r[i]) for r in cells) + 2 for i in range(5) if any(r[i] for r in cells))
+    for total in (36, 100):  # the list layout itself (board_text uses it below 38 columns)
+        lines = "\n".join(rb._list_layout(data["types"][0]["columns"], total, True, 5)).split("\n")
+        assert all(width(line) <= total for line in lines)
+        rows = [n for n, line in enumerate(lines) if line.startswith("  SUP-")]
+        assert len(rows) == len(cards)
+        for n, c in zip(rows, cards, strict=True):
+            if total - title_at >= 12:
+                assert slice_columns(lines[n], title_at, total)[:1] == c["title"][:1]
+            else:
+                assert lines[n + 1].startswith("    " + c["title"][:1])
 
 
 def test_final_columns_show_the_five_most_recent_and_say_how_many_are_hidden(project: Project) -> None:

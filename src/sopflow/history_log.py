@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sopflow.core import yamlio
@@ -255,6 +256,14 @@ def ticket_log(p: Project, ticket_id: str) -> dict[str, Any]:
     out = gitrepo.run(p.root, "-c", "core.quotepath=false", "log", "-p", "-U0", "--no-renames", "--no-color",
                       "--no-ext-diff", "--no-textconv", "--no-show-signature", f"--format={LOG_FORMAT}", "--",
                       *pathspecs(p.config.paths["tickets"], t.id, t.rel), check=False)
-    steps = match(t.history, t.state or None, parse_git_log(out))
+    patches = parse_git_log(out)
+    for patch in patches:  # commit dates in the project's time zone, like the history entries
+        c = patch.commit
+        try:
+            local = datetime.fromisoformat(c.date).astimezone(p.tz).isoformat()
+        except ValueError:
+            continue
+        patch.commit = Commit(c.sha, c.author, c.email, local, c.subject, c.sopflow)
+    steps = match(t.history, t.state or None, patches)
     return {"id": t.id, "path": t.rel, "title": t.data.get("title"), "state": t.data.get("state"),
             "steps": [s.as_json() for s in steps]}

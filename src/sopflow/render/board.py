@@ -137,24 +137,28 @@ def _list_layout(columns: Sequence[Mapping[str, Any]], total: int, show_all: boo
         tickets: list[Mapping[str, Any]] = col.get("tickets", [])
         mark = " ?" if col.get("unknown") else ""
         out.append(style(truncate(f"{clean(col.get('state', ''))}{mark} ({len(tickets)})", total), "1"))
-        out += ["  " + next(lines) for _ in shown]
+        out += ["  " + next(lines).replace("\n", "\n  ") for _ in shown]
         hidden = len(tickets) - len(shown)
         if hidden:
             out.append(style(truncate(f"  +{hidden} older (--all)", total), "2"))
     return out
 
 
-def aligned(rows: Sequence[Sequence[str]], total: int) -> list[str]:
-    """Rows of cells aligned in columns (empty columns dropped); the last column is cut to fit ``total``."""
+def aligned(rows: Sequence[Sequence[str]], total: int, min_last: int = 12) -> list[str]:
+    """Rows of cells aligned in columns (empty columns dropped), each cut to ``total`` columns. The last
+    cell (the title) is cut to what is left; when fewer than ``min_last`` columns are left it goes on a line
+    of its own below the row, indented by two."""
     keep = [i for i in range(len(rows[0])) if any(r[i] for r in rows)] if rows else []
     rows = [[r[i] for i in keep] for r in rows]
     widths = [max(width(r[i]) for r in rows) for i in range(len(keep))]
+    used = sum(widths[:-1]) + 2 * (len(widths) - 1)
     lines = []
     for r in rows:
-        parts = [pad(r[i], widths[i]) for i in range(len(r) - 1)]
-        used = sum(widths[:-1]) + 2 * (len(r) - 1)
-        parts.append(truncate(r[-1], max(1, total - used)))
-        lines.append(truncate("  ".join(parts).rstrip(), total))
+        head = [pad(r[i], widths[i]) for i in range(len(r) - 1)]
+        if total - used >= min_last:
+            lines.append(truncate("  ".join([*head, truncate(r[-1], total - used)]).rstrip(), total))
+        else:
+            lines.append(truncate("  ".join(head).rstrip(), total) + "\n  " + truncate(r[-1], total - 2))
     return lines
 
 
