@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from conftest import Repo
+import pytest
+from conftest import CONFIG, ISSUE_TRACK, SOP, Repo, git_env
 
 from sopflow import history_log as hl
 
@@ -29,8 +33,32 @@ def ticket_file(repo: Repo, tid: str) -> str:
     return next(p.relative_to(repo.root).as_posix() for p in (repo.root / "tickets").glob(f"{tid}*.md"))
 
 
+@pytest.fixture(scope="module")
+def walked_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
+    base = tmp_path_factory.mktemp("walked")
+    (base / "home").mkdir()
+    (base / "repo").mkdir()
+    r = Repo(base / "repo", git_env(base / "home"))
+    r.git("init", "-q", "-b", "main")
+    r.write("sopflow.yaml", CONFIG)
+    r.write("workflows/issue_track.yaml", ISSUE_TRACK)
+    r.write("sops/issue-handling.md", SOP)
+    r.write("templates/issue_track.md", "【问题现象】: {{ title }}\n")
+    r.commit_all("setup")
+    walk(r)
+    yield r
+
+
+@pytest.fixture
+def walked(walked_once: Repo, tmp_path: Path) -> Repo:
+    """A copy of a repository where ISS-1 went through four sopflow commits (see ``walk``)."""
+    root = tmp_path / "walked"
+    shutil.copytree(walked_once.root, root, symlinks=True)
+    return Repo(root, walked_once.env)
+
+
 def walk(repo: Repo) -> str:
-    """ISS-1 created, ticked, submitted, commented, closed: five sopflow commits."""
+    """ISS-1 created, ticked, submitted, commented: four sopflow commits."""
     assert repo.run(*ISSUE, as_="alice").code == 0
     assert repo.run("tick", "ISS-1", "1", "2", as_="alice", now="2026-11-21T11:00:00+08:00").code == 0
     res = repo.run("do", "ISS-1", "提交审核", "--note", "背景 进展 下一步", as_="alice", now="2026-11-21T12:00:00+08:00")
@@ -39,8 +67,8 @@ def walk(repo: Repo) -> str:
     return "ISS-1"
 
 
-def test_every_step_has_the_sopflow_commit_that_made_it(repo: Repo) -> None:
-    tid = walk(repo)
+def test_every_step_has_the_sopflow_commit_that_made_it(walked: Repo) -> None:
+    repo, tid = walked, "ISS-1"
     data = log(repo, tid)
     assert data["id"] == tid and data["path"] == ticket_file(repo, tid) and data["state"] == "维护代表审核"
     steps = data["steps"]
@@ -57,8 +85,8 @@ def test_every_step_has_the_sopflow_commit_that_made_it(repo: Repo) -> None:
         assert c["date"].startswith("2026-11-21T10:00:00")
 
 
-def test_text_output(repo: Repo) -> None:
-    walk(repo)
+def test_text_output(walked: Repo) -> None:
+    repo = walked
     res = repo.run("log", "ISS-1")
     assert res.code == 0, res.err
     lines = res.out.splitlines()
@@ -69,8 +97,8 @@ def test_text_output(repo: Repo) -> None:
     assert "HAND EDIT" not in res.out and "not committed" not in res.out
 
 
-def test_a_hand_edit_of_the_state_is_shown_with_its_commit(repo: Repo) -> None:
-    tid = walk(repo)
+def test_a_hand_edit_of_the_state_is_shown_with_its_commit(walked: Repo) -> None:
+    repo, tid = walked, "ISS-1"
     rel = ticket_file(repo, tid)
     repo.write(rel, repo.read(rel).replace("state: 维护代表审核", "state: SE分析改进"))
     repo.commit_all("move it along")
@@ -90,8 +118,8 @@ def test_a_hand_edit_of_the_state_is_shown_with_its_commit(repo: Repo) -> None:
     assert "1 hand edit bypassed sopflow" in text
 
 
-def test_uncommitted_steps_and_hand_edits(repo: Repo) -> None:
-    tid = walk(repo)
+def test_uncommitted_steps_and_hand_edits(walked: Repo) -> None:
+    repo, tid = walked, "ISS-1"
     res = repo.run("--no-commit", "comment", tid, "还没提交", as_="fan", now="2026-11-21T14:00:00+08:00")
     assert res.code == 0, res.err
     steps = log(repo, tid)["steps"]
@@ -103,8 +131,8 @@ def test_uncommitted_steps_and_hand_edits(repo: Repo) -> None:
     assert "not committed" in repo.run("log", tid).out
 
 
-def test_an_uncommitted_sopflow_transition_is_not_a_hand_edit(repo: Repo) -> None:
-    tid = walk(repo)
+def test_an_uncommitted_sopflow_transition_is_not_a_hand_edit(walked: Repo) -> None:
+    repo, tid = walked, "ISS-1"
     assert repo.run("--no-commit", "do", tid, "问题关闭", as_="fan").code == 0
     steps = log(repo, tid)["steps"]
     assert [s["kind"] for s in steps] == ["entry"] * 5 and steps[-1]["commit"] is None
@@ -132,8 +160,8 @@ def test_created_by_hand_in_a_later_state_without_history(repo: Repo) -> None:
     assert "HAND EDIT  state (new file) → 关闭" in repo.run("log", "ISS-8").out
 
 
-def test_log_follows_a_renamed_file(repo: Repo) -> None:
-    tid = walk(repo)
+def test_log_follows_a_renamed_file(walked: Repo) -> None:
+    repo, tid = walked, "ISS-1"
     rel = ticket_file(repo, tid)
     repo.git("mv", rel, "tickets/ISS-1-power-failure.md")
     repo.commit_all("rename")
@@ -141,9 +169,9 @@ def test_log_follows_a_renamed_file(repo: Repo) -> None:
     assert all(s["commit"] and s["commit"]["sopflow"] for s in steps) and len(steps) == 4
 
 
-def test_log_does_not_wander_into_a_similar_file(repo: Repo) -> None:
+def test_log_does_not_wander_into_a_similar_file(walked: Repo) -> None:
     """--follow takes a copied file for the ticket's origin; nothing older than the creation is shown."""
-    walk(repo)
+    repo = walked
     rel = ticket_file(repo, "ISS-1")
     text = repo.read(rel).replace("id: ISS-1", "id: ISS-2")
     repo.write("tickets/ISS-2.md", text)
@@ -153,8 +181,8 @@ def test_log_does_not_wander_into_a_similar_file(repo: Repo) -> None:
     assert [s["kind"] for s in steps] == ["entry"] * 4
 
 
-def test_entries_made_on_a_merged_branch(repo: Repo) -> None:
-    tid = walk(repo)
+def test_entries_made_on_a_merged_branch(walked: Repo) -> None:
+    repo, tid = walked, "ISS-1"
     repo.git("checkout", "-q", "-b", "side")
     assert repo.run("comment", tid, "在分支上", as_="fan", now="2026-11-21T15:00:00+08:00").code == 0
     side = shas(repo)[0]
@@ -220,8 +248,8 @@ def test_pathspecs_name_every_file_the_ticket_may_have_had() -> None:
     assert hl.pathspecs("a[b]/", "T-2", "a[b]/T-2.md")[0] == ":(glob)a\\[b\\]/T-2.md"
 
 
-def test_a_rename_that_also_changes_the_state_by_hand_is_a_hand_edit(repo: Repo) -> None:
-    tid = walk(repo)
+def test_a_rename_that_also_changes_the_state_by_hand_is_a_hand_edit(walked: Repo) -> None:
+    repo, tid = walked, "ISS-1"
     rel = ticket_file(repo, tid)
     text = repo.read(rel).replace("state: 维护代表审核", "state: 维护人员处理")  # an entry once led there
     (repo.root / rel).unlink()
