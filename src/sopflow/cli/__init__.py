@@ -53,10 +53,12 @@ def _global(
 from sopflow.cli import repo as _repo  # noqa: E402
 from sopflow.cli import service as _service  # noqa: E402
 from sopflow.cli import tickets as _tickets  # noqa: E402
+from sopflow.cli import views as _views  # noqa: E402
 
 _tickets.register(app)
 _repo.register(app)
 _service.register(app)
+_views.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
