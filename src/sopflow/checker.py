@@ -26,8 +26,11 @@ def check(p: Project) -> list[Problem]:
     except SopflowError as exc:
         return [error("sopflow.yaml", _line_of(exc), "config-invalid", exc.message)]
     problems += check_workflows(p)
-    problems += check_tickets(p)
-    problems += check_pages(p)
+    for part in (check_tickets, check_pages):
+        try:
+            problems += part(p)
+        except SopflowError as exc:  # e.g. a folder that is a symbolic link out of the repository
+            problems.append(error(exc.where or "sopflow.yaml", None, "path-outside", exc.message))
     from sopflow import hooks
 
     for spec in hooks.CHECKS:
@@ -153,10 +156,12 @@ def _parse_file(path: Path, rel: str, out: list[Problem]) -> Document | None:
     if path.is_symlink():
         out.append(error(rel, None, "symlink", "ticket files must not be symbolic links"))
         return None
+    from sopflow.adapters.files import read_bytes
+
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        out.append(error(rel, None, "unreadable", f"cannot read: {exc.strerror}"))
+        raw = read_bytes(path, rel)
+    except SopflowError as exc:
+        out.append(error(rel, None, "unreadable", exc.message))
         return None
     try:
         text = raw.decode("utf-8")

@@ -7,6 +7,7 @@ A refused action raises before anything is written.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,10 +43,12 @@ class ChangeSet:
     result: Ticket | None = None
 
     def message(self) -> str:
-        trailers = [f"Sopflow-Ticket: {t}" for t in self.tickets] + [f"Sopflow-Action: {self.action}"]
-        parts = [self.subject]
+        from sopflow.render.text import clean  # escape sequences in a title must not reach 'git log' raw
+
+        trailers = [f"Sopflow-Ticket: {t}" for t in self.tickets] + [f"Sopflow-Action: {clean(self.action)}"]
+        parts = [clean(self.subject)]
         if self.body:
-            parts.append(self.body)
+            parts.append(clean(self.body))
         parts.append("\n".join(trailers))
         return "\n\n".join(parts) + "\n"
 
@@ -68,6 +71,8 @@ class Project:
         self.no_commit = no_commit
         self.author_env = author_env or {}
         self._tickets: dict[str, Ticket] = {}
+        self.notices: list[str] = []  # told to the user on stderr (e.g. an interrupted command settled)
+        self.journal_refused = False
 
     # ------------------------------------------------------------ locating
     @classmethod
@@ -117,7 +122,13 @@ class Project:
         return envmod.fmt_time(self.now.astimezone(self.tz))
 
     def dir(self, kind: str) -> Path:
-        return self.root / self.config.paths[kind]
+        d = self.root / self.config.paths[kind]
+        if d.is_symlink():
+            target = d.resolve()
+            if target != self.root and self.root not in target.parents:
+                raise SopflowError(f"the {kind} folder is a symbolic link leading outside the repository",
+                                   where=self.config.paths[kind])
+        return d
 
     def relpath(self, path: Path) -> str:
         return files.rel(self.root, path)
@@ -228,10 +239,8 @@ class Project:
 
     def read_ticket(self, path: Path) -> Ticket:
         rel = self.relpath(path)
-        if path.is_symlink():
-            target = path.resolve()
-            if self.root not in target.parents:
-                raise SopflowError("symbolic link pointing outside the repository", where=rel)
+        if self.root not in path.resolve().parents:
+            raise SopflowError("symbolic link pointing outside the repository", where=rel)
         text = files.read_text(path, rel)
         try:
             doc = Document.parse(text)
@@ -301,22 +310,60 @@ class Project:
         return gitrepo.tree_names(self.root, [f"{r}:{tdir}" for r in dict.fromkeys(refs)])
 
     # ------------------------------------------------------------ writing
-    def locked(self) -> Any:
-        """Context manager: hold the repository lock around a whole read-modify-write-commit."""
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the repository lock around a whole read-modify-write-commit.
+
+        Inside the lock, the journal of an interrupted command is settled first (see adapters/journal.py):
+        cleaned up when it finished, else the command refuses and names ``sopflow recover``.
+        """
+        from sopflow.adapters import journal
         from sopflow.adapters.lock import locked
 
-        return locked(self.root)
+        with locked(self.root):
+            try:
+                self.notices += journal.settle(self.root)
+            except journal.Interrupted:
+                self.journal_refused = True
+                raise
+            yield
 
     def apply(self, change: ChangeSet) -> ChangeSet:
-        """Write every file atomically, then make one commit holding exactly those files."""
-        for path, data in change.writes.items():
-            files.atomic_write(path, data)
-        if self.config.commit and not self.no_commit and change.writes:
-            from sopflow.adapters import gitrepo
+        """Write every file atomically, then make one commit holding exactly those files.
 
-            rels = [self.relpath(p) for p in change.writes]
-            gitrepo.commit_paths(self.root, rels, change.message(), env=self.author_env or None)
+        A journal recorded first (old and new bytes of every file) lets the next command finish or undo
+        this one if it is killed half-way; on an error the old bytes are put back.
+        """
+        if not change.writes:
+            return change
+        from sopflow.adapters import journal
+
+        rels = [self._confined(p) for p in change.writes]
+        commit = self.config.commit and not self.no_commit
+        what = " ".join([*change.tickets, change.action])
+        j = journal.begin(self.root, dict(zip(rels, change.writes.values(), strict=True)), change.message(),
+                          what=what, commit=commit, author_env=self.author_env)
+        try:
+            for path, data in change.writes.items():
+                files.atomic_write(path, data)
+            if commit:
+                from sopflow.adapters import gitrepo
+
+                gitrepo.commit_paths(self.root, rels, change.message(), env=self.author_env or None)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                journal.abort(self.root, j)
+            raise
+        journal.end(self.root)
         return change
+
+    def _confined(self, path: Path) -> str:
+        """The repository-relative path of a file about to be written; nothing is written outside the repository."""
+        target = path.parent.resolve() / path.name
+        if target.is_symlink() or (self.root != target.parent and self.root not in target.parent.parents):
+            raise SopflowError("refusing to write outside the repository (a symbolic link?)",
+                               where=self.relpath(path))
+        return target.relative_to(self.root).as_posix()
 
     def _write_ticket(self, change: ChangeSet, t: Ticket) -> None:
         try:
@@ -350,7 +397,7 @@ class Project:
                     value: Any = [x.strip() for x in raw.split(",") if x.strip()]
                 elif key == "title":
                     value = raw.strip()
-                    if not value or "\n" in value:
+                    if not value or "\n" in value or "\r" in value:
                         raise SopflowError("title must be one non-empty line", where=where)
                 else:
                     value = raw.strip() or None
@@ -443,6 +490,10 @@ class Project:
         slug = ids.slugify(title)
         name = f"{tid}-{slug}.md" if slug else f"{tid}.md"
         rel = f"{self.config.paths['tickets']}/{name}"
+        target = self.root / rel
+        if target.exists() or target.is_symlink():
+            raise SopflowError(f"{rel} already exists (but is not a ticket sopflow can read); move it away",
+                               where=tid)
         t = Ticket(rel, doc)
         change = ChangeSet("create", [tid], f"{tid} create: {title}", messages=messages)
         self._write_ticket(change, t)

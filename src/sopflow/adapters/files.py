@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -52,20 +53,37 @@ def confine(root: Path, rel: str, *, under: str | None = None, what: str = "path
 
 
 def rel(root: Path, path: Path) -> str:
+    """``path`` relative to ``root`` with '/': lexically first (a symbolic link keeps its own name)."""
+    with contextlib.suppress(ValueError):
+        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return path.as_posix()
 
 
-def read_text(path: Path, display: str) -> str:
-    """Read a UTF-8 file; a file that is not UTF-8 is a clear error naming it."""
+MAX_FILE_BYTES = 10_000_000  # sopflow reads no file larger than this (tickets, pages, config, workflows)
+
+
+def read_bytes(path: Path, display: str) -> bytes:
+    """Read a file of at most MAX_FILE_BYTES; a larger one is a clear error naming it (nothing is read)."""
     try:
-        data = path.read_bytes()
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise SopflowError("not a regular file", where=display)
+        with path.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise SopflowError("file not found", where=display) from None
     except OSError as exc:
         raise SopflowError(f"cannot read: {exc.strerror}", where=display) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise SopflowError(f"file too large (more than {MAX_FILE_BYTES // 1_000_000} MB)", where=display)
+    return data
+
+
+def read_text(path: Path, display: str) -> str:
+    """Read a UTF-8 file; a file that is not UTF-8 (or too large) is a clear error naming it."""
+    data = read_bytes(path, display)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -50,6 +50,7 @@ def _global(
     ctx.obj = Options(directory=directory, actor=as_, no_commit=no_commit)
 
 
+from sopflow.cli import recover as _recover  # noqa: E402
 from sopflow.cli import repo as _repo  # noqa: E402
 from sopflow.cli import service as _service  # noqa: E402
 from sopflow.cli import tickets as _tickets  # noqa: E402
@@ -59,6 +60,7 @@ _tickets.register(app)
 _repo.register(app)
 _service.register(app)
 _views.register(app)
+_recover.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,7 +20,7 @@ class Options:
     no_commit: bool = False
 
 
-def project(ctx: typer.Context) -> Project:
+def project(ctx: typer.Context, *, warn_interrupted: bool = True) -> Project:
     from pathlib import Path
 
     from sopflow.project import Project
@@ -31,7 +31,21 @@ def project(ctx: typer.Context) -> Project:
         from sopflow.errors import SopflowError
 
         raise SopflowError(f"-C {opts.directory}: no such directory")
-    return Project.locate(start, actor=opts.actor, no_commit=opts.no_commit)
+    p = Project.locate(start, actor=opts.actor, no_commit=opts.no_commit)
+    ctx.call_on_close(lambda: _on_close(p, warn_interrupted))
+    return p
+
+
+def _on_close(p: Project, warn_interrupted: bool) -> None:
+    """After the command: its notices, and a warning when an interrupted command awaits 'sopflow recover'."""
+    for m in p.notices:
+        say(m)
+    p.notices = []
+    if warn_interrupted and not p.journal_refused:
+        from sopflow.adapters import journal
+
+        if journal.exists(p.root) and not journal.running(p.root):
+            say("warning: an earlier sopflow command was interrupted; 'sopflow recover' tells what to do")
 
 
 def options(ctx: typer.Context) -> Options:

@@ -15,6 +15,13 @@ if TYPE_CHECKING:
 FORMAT_HELP = "Output format: table, json or csv."
 
 
+def _out(text: str) -> None:
+    """Print a line built from ticket data: control characters and escape sequences shown, not obeyed."""
+    from sopflow.render.text import clean
+
+    print(clean(text))
+
+
 def _print_ticket(p: Project, t: Ticket, fmt: str) -> None:
     if fmt == "json":
         echo_json(t.as_json())
@@ -193,8 +200,8 @@ def register(app: typer.Typer) -> None:
         if fmt == "json":
             echo_json(t.as_json())
         else:
-            print(f"{t.id}: {t.history[-1].get('from')} → {t.state}"
-                  + (f" (assignee {t.data.get('assignee')})" if t.data.get("assignee") else ""))
+            _out(f"{t.id}: {t.history[-1].get('from')} → {t.state}"
+                 + (f" (assignee {t.data.get('assignee')})" if t.data.get("assignee") else ""))
 
     @app.command("assign")
     def assign_cmd(
@@ -211,7 +218,7 @@ def register(app: typer.Typer) -> None:
         with p.locked():
             change = p.assign(ticket_id, person, role)
             finish(p, change)
-        print(change.subject)
+        _out(change.subject)
 
     @app.command("set")
     def set_cmd(
@@ -227,7 +234,7 @@ def register(app: typer.Typer) -> None:
         with p.locked():
             change = p.set_fields(ticket_id, pairs(assignments, "set"))
             finish(p, change)
-        print(change.subject)
+        _out(change.subject)
 
     @app.command("tick")
     def tick_cmd(
@@ -243,7 +250,7 @@ def register(app: typer.Typer) -> None:
         with p.locked():
             change = p.tick(ticket_id, items)
             finish(p, change)
-        print(change.subject)
+        _out(change.subject)
 
     @app.command("comment")
     def comment_cmd(
@@ -259,7 +266,7 @@ def register(app: typer.Typer) -> None:
         with p.locked():
             change = p.comment(ticket_id, text)
             finish(p, change)
-        print(change.subject)
+        _out(change.subject)
 
     @app.command("link")
     def link_cmd(
@@ -278,4 +285,4 @@ def register(app: typer.Typer) -> None:
         with p.locked():
             change = p.link(ticket_id, parent_id=parent, relates_to=relates or [], wiki=wiki or [])
             finish(p, change)
-        print(change.subject)
+        _out(change.subject)

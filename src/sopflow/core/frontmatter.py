@@ -15,6 +15,7 @@ from typing import Any
 from sopflow.core import yamlio
 
 BOM = "\ufeff"
+MAX_CHARS = 10_000_000  # a ticket or page larger than this is refused, not parsed
 _KEY_RE = re.compile(r"""^("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s#'"\-?:][^:]*?|-[^\s:][^:]*?)[ \t]*:(?:[ \t]|$)""")
 _CONFLICT = re.compile(r"^(<<<<<<<|>>>>>>>|=======|\|\|\|\|\|\|\|)(\s|$)")
 
@@ -68,6 +69,8 @@ class Document:
         prefix = ""
         if text.startswith(BOM):
             prefix, text = BOM, text[1:]
+        if len(text) > MAX_CHARS:
+            raise FrontMatterError(f"file too large ({len(text)} characters, at most {MAX_CHARS})", None)
         if not text.strip():
             raise FrontMatterError("empty file (a front matter block '---' … '---' is required)", 1)
         if "\x00" in text:
@@ -100,7 +103,9 @@ class Document:
             if not isinstance(key, str):
                 raise FrontMatterError(f"front matter key {key!r} is not text", 2)
         nl = "\r\n" if lines[0].endswith("\r\n") else "\n"
-        return cls(prefix=prefix, lines=lines, close=close, data=data, nl=nl)
+        doc = cls(prefix=prefix, lines=lines, close=close, data=data, nl=nl)
+        doc._refuse_duplicate_keys()
+        return doc
 
     @classmethod
     def new(cls, data: dict[str, Any], body: str, nl: str = "\n") -> Document:
@@ -135,6 +140,25 @@ class Document:
 
     def key_lines(self) -> dict[str, int]:
         return {k: s[0] + 1 for k, s in self._spans().items()}
+
+    def _refuse_duplicate_keys(self) -> None:
+        """A key written twice is ambiguous (YAML keeps the last, a reader may see the first): refused."""
+        seen: set[str] = set()
+        for i in range(1, self.close):
+            m = _KEY_RE.match(_strip_nl(self.lines[i]))
+            if m:
+                key = _unquote(m.group(1))
+                if key in seen:
+                    break
+                seen.add(key)
+        else:
+            return
+        # a suspect (the line scan cannot tell a key from a scalar's continuation line): ask the parser
+        fm = "".join(_strip_nl(x) + "\n" for x in self.lines[1 : self.close])
+        dup = yamlio.duplicate_key(fm)
+        if dup is not None:
+            key, first, again = dup
+            raise FrontMatterError(f"key {key!r} is written twice (lines {first + 1} and {again + 1})", again + 1)
 
     def _spans(self) -> dict[str, tuple[int, int]]:
         """Top-level key → (first line index, last line index inclusive)."""

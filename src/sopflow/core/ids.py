@@ -8,12 +8,15 @@ ID_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)-([0-9]+)$")
 _FILE_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*-[0-9]+)(?![0-9])(?:[-_. ].*)?\.md$")
 
 
+MAX_ID_LENGTH = 64  # longer is not an ID but an attack on file-name and integer limits
+
+
 def is_valid_id(text: str) -> bool:
-    return bool(ID_RE.match(text))
+    return len(text) <= MAX_ID_LENGTH and bool(ID_RE.fullmatch(text))
 
 
 def split_id(ticket_id: str) -> tuple[str, int]:
-    m = ID_RE.match(ticket_id)
+    m = ID_RE.fullmatch(ticket_id)
     if not m:
         raise ValueError(ticket_id)
     return m.group(1), int(m.group(2))

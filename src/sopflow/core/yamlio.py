@@ -29,6 +29,27 @@ _Loader.yaml_implicit_resolvers = {
 
 MAX_YAML_BYTES = 1_000_000
 MAX_DEPTH = 64
+# PyYAML's C composer recurses once per nesting level and overflows the C stack (a crash, not an
+# exception) somewhere past 10 000 levels; text that could nest deeper than this is measured first.
+_SAFE_NESTING = 2000
+_REFUSED_TAGS = ("binary", "timestamp", "set", "omap", "pairs")
+
+
+def _refuse_tag(loader: Any, node: Any) -> Any:
+    tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+    raise yaml.constructor.ConstructorError(None, None, f"YAML tag not allowed: {tag}", node.start_mark)
+
+
+def _float(loader: Any, node: Any) -> Any:
+    value = yaml.constructor.SafeConstructor.construct_yaml_float(loader, node)
+    if value != value:
+        raise yaml.constructor.ConstructorError(None, None, "not-a-number (.nan) is not a value", node.start_mark)
+    return value
+
+
+for _tag in _REFUSED_TAGS:
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
+_Loader.add_constructor("tag:yaml.org,2002:float", _float)
 
 
 class YamlError(ValueError):
@@ -49,6 +70,8 @@ def load(text: str) -> Any:
         raise YamlError(f"YAML too large ({len(text)} characters, at most {MAX_YAML_BYTES})")
     if "&" in text or "*" in text:
         _refuse_aliases(text)
+    if _may_nest_deeply(text):
+        _refuse_deep(text)
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -62,8 +85,40 @@ def load(text: str) -> Any:
         raise YamlError(_one_line(str(exc))) from None
     except RecursionError:
         raise YamlError("YAML nested too deeply") from None
+    except (ValueError, OverflowError) as exc:  # e.g. an integer with more digits than Python converts
+        if "integer string conversion" in str(exc):
+            raise YamlError("invalid value: a number with more than 4300 digits") from None
+        raise YamlError(_one_line(f"invalid value: {exc}")[:200]) from None
     _check_depth(data)
     return data
+
+
+def _may_nest_deeply(text: str) -> bool:
+    """Cheap test: could this text nest more than _SAFE_NESTING levels? (Each level needs a bracket, a
+    compact '- ' or '? ', or more indentation.)"""
+    marks = text.count("[") + text.count("{") + text.count("- ") + text.count("? ") + text.count("-\t")
+    if marks > _SAFE_NESTING:
+        return True
+    return re.search(rf"^[ \t]{{{_SAFE_NESTING // 2}}}", text, re.M) is not None
+
+
+def _refuse_deep(text: str) -> None:
+    """Measure nesting with the event stream (the C parser does not recurse) and refuse deep text."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    line = event.start_mark.line + 1 if event.start_mark is not None else None
+                    raise YamlError("YAML nested too deeply", line)
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+        raise YamlError(_one_line(exc.problem or "invalid YAML"), line) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(_one_line(str(exc))) from None
 
 
 def _refuse_aliases(text: str) -> None:
@@ -193,8 +248,12 @@ def node_lines(text: str, offset: int = 0) -> dict[tuple[Any, ...], int]:
     """
     out: dict[tuple[Any, ...], int] = {}
     try:
+        if len(text) > MAX_YAML_BYTES:
+            return out
+        if _may_nest_deeply(text):
+            _refuse_deep(text)
         root = yaml.compose(text, Loader=_Loader)
-    except (yaml.YAMLError, RecursionError):
+    except (yaml.YAMLError, YamlError, RecursionError):
         return out
     if root is None:
         return out
@@ -211,3 +270,23 @@ def node_lines(text: str, offset: int = 0) -> dict[tuple[Any, ...], int]:
                 out[(*path, i)] = v.start_mark.line + 1 + offset
                 stack.append((v, (*path, i)))
     return out
+
+
+def duplicate_key(text: str) -> tuple[str, int, int] | None:
+    """The first top-level key written twice, with both 1-based lines; None when every key is unique."""
+    try:
+        if _may_nest_deeply(text):
+            _refuse_deep(text)
+        root = yaml.compose(text, Loader=_Loader)
+    except (yaml.YAMLError, YamlError, RecursionError):
+        return None
+    if not isinstance(root, yaml.MappingNode):
+        return None
+    seen: dict[Any, int] = {}
+    for k, _ in root.value:
+        if isinstance(k, yaml.ScalarNode):
+            line = k.start_mark.line + 1
+            if k.value in seen:
+                return str(k.value), seen[k.value], line
+            seen[k.value] = line
+    return None
