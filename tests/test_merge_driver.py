@@ -240,3 +240,16 @@ def test_crlf_files_keep_their_line_endings() -> None:
     assert res.clean
     assert "\n" not in res.text.replace("\r\n", "")
     assert res.text.index("note: a") < res.text.index("note: b")
+
+
+def test_file_name_with_a_space(drv: Repo) -> None:
+    drv.git("mv", "tickets/ISS-1.md", "tickets/ISS-1 cable fault.md")
+    drv.git("commit", "-qm", "rename")
+    branches(drv)
+    drv.git("checkout", "-q", "a")
+    ok(drv, "comment", "ISS-1", "from a", at="11:00")
+    drv.git("checkout", "-q", "b")
+    ok(drv, "comment", "ISS-1", "from b", at="12:00")
+    code, out = merge(drv, "a")
+    assert code == 0, out
+    assert len(history(drv, "tickets/ISS-1 cable fault.md")) == 3

@@ -360,14 +360,13 @@ def _verify(text: str, data: dict[str, Any]) -> bool:
 def run_driver(base_path: str, ours_path: str, theirs_path: str, label: str = "",
                *, merge_lines: MergeLines = git_merge_file) -> int:
     """What git runs: merge into ``ours_path``; 0 when clean, 1 when conflict markers were left."""
-    raw = [Path(x).read_bytes() for x in (base_path, ours_path, theirs_path)]
     try:
-        base, ours, theirs = (x.decode("utf-8") for x in raw)
-    except UnicodeDecodeError:
+        base, ours, theirs = (Path(x).read_bytes().decode("utf-8") for x in (base_path, ours_path, theirs_path))
+        result = merge_text(base, ours, theirs, merge_lines=merge_lines)
+    except Exception:  # not UTF-8, or anything unforeseen: git's own line merge, markers and all
         proc = subprocess.run(["git", "merge-file", "-L", OURS, "-L", "base", "-L", THEIRS,
                                ours_path, base_path, theirs_path], capture_output=True, check=False)
         return 0 if proc.returncode == 0 else 1
-    result = merge_text(base, ours, theirs, merge_lines=merge_lines)
     tmp = ours_path + ".sopflow-tmp"
     with open(tmp, "wb") as fh:
         fh.write(result.text.encode("utf-8"))

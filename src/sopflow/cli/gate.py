@@ -33,7 +33,8 @@ def register(app: typer.Typer) -> None:
         base: Annotated[str, typer.Argument(metavar="BASE", help="%O: the common ancestor's version.")],
         ours: Annotated[str, typer.Argument(metavar="OURS", help="%A: our version; the result is written here.")],
         theirs: Annotated[str, typer.Argument(metavar="THEIRS", help="%B: their version.")],
-        path: Annotated[str, typer.Argument(metavar="[PATH]", help="%P: the file's path (for messages).")] = "",
+        path: Annotated[list[str] | None, typer.Argument(metavar="[PATH]",
+                                                         help="%P: the file's path (for messages).")] = None,
     ) -> None:
         """Merge three versions of a ticket file (git runs this; see install-merge-driver).
 
@@ -41,7 +42,8 @@ def register(app: typer.Typer) -> None:
         """
         from sopflow.merge import run_driver
 
-        code = run_driver(base, ours, theirs, path)
+        label = " ".join(path or []) or ours  # git versions that do not quote %P split a path with spaces
+        code = run_driver(base, ours, theirs, label)
         if code:
-            say(f"{path or ours}: conflict left for you to resolve (both sides changed the same value)")
+            say(f"{label}: conflict left for you to resolve (both sides changed the same value)")
         raise typer.Exit(code)
