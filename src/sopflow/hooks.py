@@ -12,9 +12,13 @@ from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
-SHOW_SECTIONS: list[str] = []
+SHOW_SECTIONS: list[str] = [
+    "sopflow.service:show_section",
+]
 CHECKS: list[str] = []
-BOARD_FLAGS: list[str] = []
+BOARD_FLAGS: list[str] = [
+    "sopflow.service:board_flags",
+]
 
 
 def resolve(spec: str) -> Callable[..., Any]:

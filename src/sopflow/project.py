@@ -60,8 +60,10 @@ def find_root(start: Path) -> Path | None:
 
 class Project:
     def __init__(self, root: Path, *, actor: str | None = None, no_commit: bool = False,
-                 author_env: dict[str, str] | None = None) -> None:
+                 author_env: dict[str, str] | None = None, now: datetime | None = None) -> None:
         self.root = root.resolve()
+        if now is not None:
+            self.__dict__["now"] = now
         self._actor_opt = actor
         self.no_commit = no_commit
         self.author_env = author_env or {}
@@ -108,8 +110,11 @@ class Project:
     def now(self) -> datetime:
         return envmod.now(self.tz)
 
+    def stamp_tz(self, value: datetime) -> str:
+        return envmod.fmt_time(value.astimezone(self.tz))
+
     def stamp(self) -> str:
-        return envmod.fmt_time(self.now)
+        return envmod.fmt_time(self.now.astimezone(self.tz))
 
     def dir(self, kind: str) -> Path:
         return self.root / self.config.paths[kind]
@@ -296,6 +301,12 @@ class Project:
         return gitrepo.tree_names(self.root, [f"{r}:{tdir}" for r in dict.fromkeys(refs)])
 
     # ------------------------------------------------------------ writing
+    def locked(self) -> Any:
+        """Context manager: hold the repository lock around a whole read-modify-write-commit."""
+        from sopflow.adapters.lock import locked
+
+        return locked(self.root)
+
     def apply(self, change: ChangeSet) -> ChangeSet:
         """Write every file atomically, then make one commit holding exactly those files."""
         for path, data in change.writes.items():

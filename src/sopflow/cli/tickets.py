@@ -40,7 +40,7 @@ def render_show(p: Project, t: Ticket) -> str:
             roles = f" [by {', '.join(tr.by)}]" if tr.by and not who else ""
             can.append(f"sopflow do {t.id} {tr.trigger}   → {tr.dest}{roles}{hint}")
     children = p.children_of(t.id)
-    sec = checklist.current(t.doc.body_lines())
+    sec = checklist.current(t.doc.body_lines(), t.state)
     extra: list[tuple[str, list[str]]] = []
     from sopflow import hooks
 
@@ -60,7 +60,7 @@ def _body_without_checklist(t: Ticket) -> str:
     from sopflow.core import checklist
 
     lines = t.doc.body_lines()
-    secs = checklist.sections(lines)
+    secs = [s for s in checklist.sections(lines) if s.state == t.state]
     if not secs:
         return t.doc.body
     # drop the current (last) checklist section: it is shown above with its ticks
@@ -96,9 +96,10 @@ def register(app: typer.Typer) -> None:
         """
         check_format(fmt, ("id", "table", "json"))
         p = project(ctx)
-        change = p.new(type_, title, sets=pairs(set_, "--set"), priority=priority, roles=pairs(role, "--role"),
-                       assignee=assignee, labels=label or [], body=body)
-        finish(p, change)
+        with p.locked():
+            change = p.new(type_, title, sets=pairs(set_, "--set"), priority=priority, roles=pairs(role, "--role"),
+                           assignee=assignee, labels=label or [], body=body)
+            finish(p, change)
         t = change.result
         assert t is not None
         if fmt == "id":
@@ -178,14 +179,15 @@ def register(app: typer.Typer) -> None:
         """
         check_format(fmt, ("text", "json"))
         p = project(ctx)
-        if wiki_new:
-            from sopflow.knowledge import do_with_new_page
+        with p.locked():
+            if wiki_new:
+                from sopflow.knowledge import do_with_new_page
 
-            change = do_with_new_page(p, ticket_id, trigger, wiki_new, note=note, sets=pairs(set_, "--set"),
-                                      roles=pairs(role, "--role"))
-        else:
-            change = p.do(ticket_id, trigger, note=note, sets=pairs(set_, "--set"), roles=pairs(role, "--role"))
-        finish(p, change)
+                change = do_with_new_page(p, ticket_id, trigger, wiki_new, note=note, sets=pairs(set_, "--set"),
+                                          roles=pairs(role, "--role"))
+            else:
+                change = p.do(ticket_id, trigger, note=note, sets=pairs(set_, "--set"), roles=pairs(role, "--role"))
+            finish(p, change)
         t = change.result
         assert t is not None
         if fmt == "json":
@@ -206,8 +208,9 @@ def register(app: typer.Typer) -> None:
         Example: sopflow assign ISS-3 fan --role 维护代表
         """
         p = project(ctx)
-        change = p.assign(ticket_id, person, role)
-        finish(p, change)
+        with p.locked():
+            change = p.assign(ticket_id, person, role)
+            finish(p, change)
         print(change.subject)
 
     @app.command("set")
@@ -221,8 +224,9 @@ def register(app: typer.Typer) -> None:
         Example: sopflow set ISS-3 customer_type=电网 labels=硬件,线缆
         """
         p = project(ctx)
-        change = p.set_fields(ticket_id, pairs(assignments, "set"))
-        finish(p, change)
+        with p.locked():
+            change = p.set_fields(ticket_id, pairs(assignments, "set"))
+            finish(p, change)
         print(change.subject)
 
     @app.command("tick")
@@ -236,8 +240,9 @@ def register(app: typer.Typer) -> None:
         Example: sopflow tick ISS-3 1 2 "判断是否为典型问题"
         """
         p = project(ctx)
-        change = p.tick(ticket_id, items)
-        finish(p, change)
+        with p.locked():
+            change = p.tick(ticket_id, items)
+            finish(p, change)
         print(change.subject)
 
     @app.command("comment")
@@ -251,8 +256,9 @@ def register(app: typer.Typer) -> None:
         Example: sopflow comment ISS-3 "已联系客户，等待日志"
         """
         p = project(ctx)
-        change = p.comment(ticket_id, text)
-        finish(p, change)
+        with p.locked():
+            change = p.comment(ticket_id, text)
+            finish(p, change)
         print(change.subject)
 
     @app.command("link")
@@ -269,6 +275,7 @@ def register(app: typer.Typer) -> None:
         Example: sopflow link FB-4 --parent LAUNCH-1 ; sopflow link ISS-3 --wiki wiki/faq/cable.md
         """
         p = project(ctx)
-        change = p.link(ticket_id, parent_id=parent, relates_to=relates or [], wiki=wiki or [])
-        finish(p, change)
+        with p.locked():
+            change = p.link(ticket_id, parent_id=parent, relates_to=relates or [], wiki=wiki or [])
+            finish(p, change)
         print(change.subject)

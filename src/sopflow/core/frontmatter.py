@@ -27,12 +27,25 @@ class FrontMatterError(ValueError):
 
 
 def _strip_nl(line: str) -> str:
-    return line.rstrip("\r\n")
+    if line.endswith("\r\n"):
+        return line[:-2]
+    if line.endswith("\n"):
+        return line[:-1]
+    return line
+
+
+def split_lines(text: str) -> list[str]:
+    """Split on LF only (keeping the endings): other Unicode line separators are ordinary characters."""
+    parts = text.split("\n")
+    out = [p + "\n" for p in parts[:-1]]
+    if parts[-1]:
+        out.append(parts[-1])
+    return out
 
 
 def conflict_line(text: str) -> int | None:
     """1-based line of the first git conflict marker, or None."""
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(text.split("\n"), 1):
         if _CONFLICT.match(line):
             return n
     return None
@@ -62,7 +75,9 @@ class Document:
         bad = conflict_line(text)
         if bad is not None:
             raise FrontMatterError("unresolved merge conflict markers", bad)
-        lines = text.splitlines(keepends=True)
+        lines = split_lines(text)
+        if "\r" in lines[0][:-1] and "\n" not in lines[0]:
+            raise FrontMatterError("CR-only (classic Mac) line endings are not supported; use LF or CRLF", 1)
         if _strip_nl(lines[0]).rstrip() != "---":
             raise FrontMatterError("no front matter: the file must start with a '---' line", 1)
         close = None
@@ -92,7 +107,7 @@ class Document:
         """A new document with ``data`` written one key a line (collections in flow style)."""
         lines = ["---" + nl]
         for key, value in data.items():
-            if key == "history" and isinstance(value, list):
+            if key == "history" and isinstance(value, list) and value:
                 lines.append("history:" + nl)
                 lines.extend(f"  - {yamlio.emit_flow(entry)}{nl}" for entry in value)
             else:
@@ -100,7 +115,7 @@ class Document:
         close = len(lines)
         lines.append("---" + nl)
         if body:
-            lines.extend(body.splitlines(keepends=True))
+            lines.extend(split_lines(body))
         doc = cls(prefix="", lines=lines, close=close, data=dict(data), nl=nl)
         doc._dirty = True
         return doc

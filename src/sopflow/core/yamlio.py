@@ -10,7 +10,6 @@ so it emits them itself instead of importing PyYAML's emitter (kept out of start
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -119,7 +118,33 @@ def emit_scalar(value: Any, *, in_flow: bool = False) -> str:
     text = str(value)
     if _plain_roundtrips(text, in_flow):
         return text
-    return json.dumps(text, ensure_ascii=False)
+    return quote(text)
+
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\x00": "\\0"}
+
+
+def _printable(c: str) -> bool:
+    o = ord(c)
+    return (0x20 <= o <= 0x7E or 0xA0 <= o <= 0xD7FF or 0xE000 <= o <= 0xFFFD
+            or 0x10000 <= o <= 0x10FFFF) and c not in "\u2028\u2029\ufeff"
+
+
+def quote(text: str) -> str:
+    """A YAML double-quoted scalar; characters YAML may not hold raw are escaped."""
+    out = []
+    for c in text:
+        if c in _ESCAPES:
+            out.append(_ESCAPES[c])
+        elif _printable(c):
+            out.append(c)
+        elif ord(c) <= 0xFF:
+            out.append(f"\\x{ord(c):02x}")
+        elif ord(c) <= 0xFFFF:
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(f"\\U{ord(c):08x}")
+    return '"' + "".join(out) + '"'
 
 
 def _plain_roundtrips(text: str, in_flow: bool) -> bool:

@@ -114,7 +114,12 @@ def history_line(e: Mapping[str, Any]) -> str:
     if e.get("from") is not None or e.get("to") is not None:
         src = one_line(e.get("from")) if e.get("from") is not None else ""
         parts.append(f"{src} → {one_line(e.get('to'))}".strip())
+    items = e.get("items")
+    if isinstance(items, list) and len(items) > 2:
+        parts.append(f"items={len(items)}")
     for key in ("assignee", "role", "person", "parent", "relates", "wiki", "items", "set", "rule"):
+        if key == "items" and isinstance(items, list) and len(items) > 2:
+            continue
         if e.get(key) not in (None, "", []):
             parts.append(f"{key}={one_line(e.get(key))}")
     if e.get("note"):
