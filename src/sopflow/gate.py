@@ -1,8 +1,8 @@
 """``sopflow check --base REV``: the pull-request gate.
 
-For every ticket file changed between REV and the work tree (one ``git diff --name-status -M`` plus the
-untracked files of the tickets folder), read the old version (one ``git cat-file --batch`` process for every
-old object), take ``sopflow.yaml`` and the workflows *as of REV*, and replay the new history entries with
+For every ticket file changed between REV and the work tree (one ``git diff --raw -M`` plus the
+untracked files of the tickets folder), read the old versions by object id (one ``git cat-file --batch``
+process for every old object), take ``sopflow.yaml`` and the workflows *as of REV*, and replay the new history entries with
 :func:`sopflow.core.replay.replay`. The cost follows the size of the change, not of the repository.
 
 ``verify_authors`` adds one ``git log -p REV..HEAD`` over the changed ticket files to map each added history
@@ -33,6 +33,7 @@ class _Pair:
 
     old_path: str | None
     new_path: str | None
+    old_blob: str | None = None
     old_doc: Document | None = None
     new_doc: Document | None = None
 
@@ -50,7 +51,7 @@ def check_base(p: Project, base: str, *, verify_authors: bool = False) -> list[P
             problems.append(note)
         tdirs = list(dict.fromkeys([p.config.paths["tickets"], config.paths["tickets"]]))
         pairs = _changed(p, rev, tdirs)
-        olds = cat.get_many([f"{rev}:{x.old_path}" for x in pairs if x.old_path])
+        olds = cat.get_many([x.old_blob or f"{rev}:{x.old_path}" for x in pairs if x.old_path])
         old_iter = iter(olds)
         for pair in pairs:
             if pair.old_path:
@@ -142,27 +143,27 @@ def _changed(p: Project, rev: str, tdirs: list[str]) -> list[_Pair]:
 
     pairs: list[_Pair] = []
     added: list[str] = []
-    deleted: list[str] = []
+    deleted: list[tuple[str, str | None]] = []
     for ch in gitdiff.changed_files(p.root, rev, tdirs):
         old = ch.old if ch.old and _is_ticket(ch.old, tdirs) else None
         new = ch.new if ch.new and _is_ticket(ch.new, tdirs) else None
         if ch.status == "R" and old and new and _fid(old) != _fid(new):
-            deleted.append(old)
+            deleted.append((old, ch.old_blob))
             added.append(new)
         elif old and new:
-            pairs.append(_Pair(old, new))
+            pairs.append(_Pair(old, new, ch.old_blob))
         elif old:
-            deleted.append(old)
+            deleted.append((old, ch.old_blob))
         elif new:
             added.append(new)
     added += [x for x in gitdiff.untracked(p.root, tdirs) if _is_ticket(x, tdirs)]
     # a rename git did not recognise (the content changed a lot): pair by the ID in the file name
-    by_id = {_fid(x): x for x in deleted}
+    by_id = {_fid(x): (x, blob) for x, blob in deleted if _fid(x)}
     for new in added:
-        old = by_id.pop(_fid(new), None) if _fid(new) else None
-        pairs.append(_Pair(old, new))
-    pairs += [_Pair(x, None) for x in by_id.values()]
-    pairs += [_Pair(x, None) for x in deleted if _fid(x) is None]
+        old_path, blob = by_id.pop(_fid(new), (None, None)) if _fid(new) else (None, None)
+        pairs.append(_Pair(old_path, new, blob))
+    pairs += [_Pair(x, None, blob) for x, blob in by_id.values()]
+    pairs += [_Pair(x, None, blob) for x, blob in deleted if _fid(x) is None]
     return pairs
 
 

@@ -37,36 +37,41 @@ def resolve_commit(root: Path, rev: str) -> str:
 
 @dataclass(frozen=True)
 class Change:
-    """One changed file: status A (added), M (modified), D (deleted) or R (renamed; both paths)."""
+    """One changed file: status A (added), M (modified), D (deleted) or R (renamed; both paths).
+
+    ``old_blob`` is the object id of the old version (read it by id: no path lookup in a large tree).
+    """
 
     status: str
     old: str | None
     new: str | None
+    old_blob: str | None = None
 
 
 def changed_files(root: Path, rev: str, dirs: Sequence[str]) -> list[Change]:
     """Files under ``dirs`` that differ between ``rev`` and the work tree (renames detected), one git call."""
-    out = run(root, "diff", "--name-status", "-z", "-M", "--no-ext-diff", "--no-textconv", "--no-color",
+    out = run(root, "diff", "--raw", "-z", "-M", "--no-abbrev", "--no-ext-diff", "--no-textconv", "--no-color",
               rev, "--", *dirs)
     parts = out.split("\0")
     changes: list[Change] = []
     i = 0
-    while i < len(parts) and parts[i]:
-        status = parts[i]
-        kind = status[:1]
+    while i < len(parts) and parts[i].startswith(":"):
+        meta = parts[i].split()  # :old_mode new_mode old_sha new_sha status
+        kind = meta[4][:1] if len(meta) > 4 else "M"
+        blob = meta[2] if len(meta) > 2 and meta[2].strip("0") else None
         if kind in ("R", "C"):
             old, new = parts[i + 1], parts[i + 2]
             i += 3
-            changes.append(Change("R", old, new) if kind == "R" else Change("A", None, new))
+            changes.append(Change("R", old, new, blob) if kind == "R" else Change("A", None, new))
             continue
         path = parts[i + 1]
         i += 2
         if kind == "A":
             changes.append(Change("A", None, path))
         elif kind == "D":
-            changes.append(Change("D", path, None))
+            changes.append(Change("D", path, None, blob))
         else:  # M, T (type change), U (unmerged)
-            changes.append(Change("M", path, path))
+            changes.append(Change("M", path, path, blob))
     return changes
 
 
