@@ -472,3 +472,24 @@ def test_verify_authors_sees_lines_written_while_resolving_a_merge(pr: Repo) -> 
     [p] = errors(problems, "gate-author")
     assert p["line"] == line_of(pr, rel, "slipped into the merge")
     assert "committed by <bob@example.com>" in str(p["message"])
+
+
+def test_a_workflow_new_in_the_change_judges_its_tickets_with_a_warning(repo: Repo) -> None:
+    repo.git("checkout", "-q", "-b", "pr")
+    repo.write("workflows/job.yaml", JOB)
+    repo.commit_all("job workflow")
+    ok(repo, "new", "job", "--title", "First job", as_="alice")
+    code, problems = gate(repo)
+    assert code == 0
+    assert [(p["path"], p["code"]) for p in problems] == [("workflows/job.yaml", "gate-new-workflow")]
+
+
+def test_a_base_without_sopflow_yaml_uses_the_current_people_with_a_warning(repo: Repo) -> None:
+    repo.git("checkout", "-q", "--orphan", "before")
+    repo.git("rm", "-rq", "--cached", ".")
+    repo.git("commit", "-q", "--allow-empty", "-m", "empty")
+    repo.git("checkout", "-q", "-f", "main")
+    ok(repo, "new", "issue_track", "--title", "Adopted", as_="alice")
+    code, problems = gate(repo, "before")
+    assert code == 0
+    assert {p["code"] for p in problems} == {"gate-no-base-config", "gate-new-workflow"}
