@@ -8,7 +8,7 @@ times, as subprocesses:
 - ``sopflow check --base HEAD~1``                    (static check + gate)
 - ``sopflow check --base HEAD~1 --verify-authors``   (+ one git log -p over the 10 files)
 
-and, in this process, the gate alone (``sopflow.gate.check_base``) so its cost is seen without the static part.
+and, in this process, the gate alone with --verify-authors (``sopflow.gate.check_base``), without the static part.
 ``gate = (check --base) - (check)`` should stay flat as N grows: the gate reads only what changed.
 
 Usage:
@@ -174,12 +174,12 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
     print(f"{CHANGED} tickets changed on top; best of {args.repeat} runs, seconds")
-    print(f"{'tickets':>8} {'check':>8} {'--base':>8} {'+authors':>9} {'gate=(--base)-(check)':>22} {'gate in-process':>16}")
+    print(f"{'tickets':>8} {'check':>8} {'--base':>8} {'+authors':>9} {'gate=(--base)-(check)':>22} {'gate+authors in-process':>24}")
     for n, _, static, with_base, authors, gate in rows:
-        print(f"{n:>8} {static:>8.3f} {with_base:>8.3f} {authors:>9.3f} {with_base - static:>22.3f} {gate:>16.3f}")
+        print(f"{n:>8} {static:>8.3f} {with_base:>8.3f} {authors:>9.3f} {with_base - static:>22.3f} {gate:>24.3f}")
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
-        print(f"size x{last[0] / first[0]:.0f}: gate in-process x{last[5] / first[5]:.2f}, "
+        print(f"size x{last[0] / first[0]:.0f}: gate+authors in-process x{last[5] / first[5]:.2f}, "
               f"static check x{last[2] / first[2]:.2f}")
 
 
