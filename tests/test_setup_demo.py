@@ -104,3 +104,20 @@ def test_every_command_has_help_with_an_example(tmp_path: Path, home: Path) -> N
 
     missing = [" ".join(p) for p, c in walk(group, []) if not c.hidden and "Example" not in (c.help or "")]
     assert not missing, f"commands without an Example in their help: {missing}"
+
+
+def test_cached_top_level_help_matches_typer() -> None:
+    from sopflow.entry import HELP_FILE, render_help
+
+    assert HELP_FILE.read_text("utf-8") == render_help(), (
+        "src/sopflow/_help.txt is stale: run python -m sopflow.entry --regen")
+
+
+def test_console_entry_help_imports_almost_nothing() -> None:
+    code = ("import sys; sys.argv=['sopflow','--help']\n"
+            "from sopflow.entry import main\n"
+            "try:\n main()\nexcept SystemExit: pass\n"
+            "print('HEAVY', [m for m in ('typer','git','jinja2','yaml','rich') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"})
+    assert "HEAVY []" in out.stdout and "Usage: sopflow" in out.stdout, out.stdout + out.stderr

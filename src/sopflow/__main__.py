@@ -1,4 +1,4 @@
-from sopflow.cli import main
+from sopflow.entry import main
 
 if __name__ == "__main__":
     main()

@@ -1,14 +1,24 @@
-"""Read-side use cases shared by list, board and inbox."""
+"""Read-side use cases shared by list, board and inbox.
+
+Each function takes the project and returns plain data (the shapes ``--format json`` prints); rendering is
+done elsewhere (``sopflow.render.board``). "Now" is the project's clock (``SOPFLOW_NOW``), never the wall clock.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from sopflow.core.query import Criteria, matches
+from sopflow.core import fsm
+from sopflow.core.query import PRIORITY_ORDER, Criteria, matches
 
 if TYPE_CHECKING:
+    from sopflow.core.config import Config
     from sopflow.project import Project
+
+#: Keys of a ticket excerpt that the views leave out of their cards (long, and shown by ``show``/``log``).
+CARD_OMIT = ("history", "body")
 
 
 def select(p: Project, c: Criteria, *, text: str | None = None) -> list[Mapping[str, Any]]:
@@ -34,3 +44,192 @@ def _text_match(p: Project, d: Mapping[str, Any], text: str) -> bool:
         except Exception:
             return False
     return text_matches(text, f"{hay}\n{body}")
+
+
+# ---------------------------------------------------------------- time in state
+
+def parse_time(value: Any, tz: tzinfo) -> datetime | None:
+    """An ISO 8601 time from front matter (a naive one is read in ``tz``); None when it is not one."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value.strip():
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
+
+
+def history_of(d: Mapping[str, Any]) -> list[dict[str, Any]]:
+    h = d.get("history")
+    return [e for e in h if isinstance(e, dict)] if isinstance(h, list) else []
+
+
+def entered_state(d: Mapping[str, Any]) -> Any:
+    """When the ticket entered its current state: the ``at`` of the last history entry that moved it there
+    (a self-loop does not count as entering), or its creation. Falls back to ``updated``/``created`` when no
+    entry explains the state (a hand edit)."""
+    state = d.get("state")
+    found: Any = None
+    for e in history_of(d):
+        if "to" not in e:
+            continue
+        if e.get("action") != "create" and "from" in e and e.get("from") == e.get("to"):
+            continue  # a self-loop: the ticket stayed where it was
+        found = e.get("at") if e.get("to") == state else None
+    return found or d.get("updated") or d.get("created")
+
+
+def card(d: Mapping[str, Any], now: datetime, tz: tzinfo, flag: str | None = None) -> dict[str, Any]:
+    """A ticket excerpt as shown on the board and in the inbox: its front matter without history and body,
+    plus ``since`` (entered the current state), ``age_seconds`` (now − since; null when unknown) and ``flag``."""
+    out = {k: v for k, v in d.items() if k not in CARD_OMIT}
+    since = entered_state(d)
+    moment = parse_time(since, tz)
+    out["since"] = str(since) if since is not None else None
+    out["age_seconds"] = max(0, int((now - moment).total_seconds())) if moment is not None else None
+    out["flag"] = flag
+    return out
+
+
+def _priority_key(c: Mapping[str, Any]) -> tuple[int, str]:
+    prio = c.get("priority")
+    return (PRIORITY_ORDER.get(str(prio), 99) if prio is not None else 100, str(prio or ""))
+
+
+def _id_key(c: Mapping[str, Any]) -> tuple[str, int]:
+    prefix, _, n = str(c.get("id", "")).rpartition("-")
+    return (prefix, int(n)) if n.isdigit() else (str(c.get("id", "")), 0)
+
+
+def by_priority_then_age(c: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Sort key: highest priority first, then longest in its state first, then ID."""
+    age = c.get("age_seconds")
+    return (*_priority_key(c), -(age if isinstance(age, int) else -1), _id_key(c))
+
+
+def _most_recent_first(c: Mapping[str, Any]) -> tuple[Any, ...]:
+    age = c.get("age_seconds")
+    return (age if isinstance(age, int) else 1 << 62, _id_key(c))
+
+
+def flags(p: Project, items: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Card flags from every ``hooks.BOARD_FLAGS`` function (several flags on one card are joined)."""
+    from sopflow import hooks
+
+    out: dict[str, str] = {}
+    for spec in hooks.BOARD_FLAGS:
+        got = hooks.resolve(spec)(p, list(items)) or {}
+        for tid, flag in got.items():
+            if flag:
+                out[str(tid)] = f"{out[str(tid)]} {flag}" if str(tid) in out else str(flag)
+    return out
+
+
+# ---------------------------------------------------------------- board
+
+def board(p: Project, *, types: Sequence[str] = (), assignees: Sequence[str] = (),
+          mine: bool = False) -> dict[str, Any]:
+    """The board: one block per type, a column per state in workflow order.
+
+    Open columns are ordered by priority then age in state (oldest first); final columns most recent
+    first. Every matching ticket is in the data (the text view shortens final columns, not this).
+    Shape: ``{"types": [{"type", "title", "columns": [{"state", "final", "tickets": [card…]}]}]}``;
+    a column for a state the workflow does not know has ``"unknown": true``.
+    """
+    for t in types:
+        p.workflow(t)  # unknown or invalid type: a clear error
+    who = list(assignees)
+    if mine:
+        who.append(p.require_actor())
+    items = select(p, Criteria(types=tuple(dict.fromkeys(types)), assignees=tuple(dict.fromkeys(who))))
+    marks = flags(p, items)
+    now, tz = p.now, p.tz
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for d in items:
+        by_type.setdefault(str(d.get("type")), []).append(card(d, now, tz, marks.get(str(d.get("id")))))
+    order = list(dict.fromkeys(types)) or [*[t for t in p.workflows if t in by_type],
+                                          *sorted(t for t in by_type if t not in p.workflows)]
+    blocks = []
+    for t in order:
+        cards = by_type.get(t, [])
+        wf = p.workflows.get(t)
+        columns: list[dict[str, Any]] = []
+        known = list(wf.states) if wf else []
+        for name in known:
+            final = bool(wf and wf.is_final(name))
+            col = [c for c in cards if c.get("state") == name]
+            col.sort(key=_most_recent_first if final else by_priority_then_age)
+            columns.append({"state": name, "final": final, "tickets": col})
+        for name in dict.fromkeys(str(c.get("state")) for c in cards if c.get("state") not in known):
+            col = sorted((c for c in cards if str(c.get("state")) == name), key=by_priority_then_age)
+            columns.append({"state": name, "final": False, "unknown": True, "tickets": col})
+        blocks.append({"type": t, "title": wf.title if wf else t, "columns": columns})
+    return {"types": blocks}
+
+
+# ---------------------------------------------------------------- inbox
+
+def my_roles(config: Config, person: str, by: Iterable[str], data: Mapping[str, Any]) -> list[str]:
+    """The roles of ``by`` through which ``person`` may fire (SPEC 2.3), pseudo-roles included."""
+    bound = fsm.bound_roles(data)
+    out = []
+    for role in by:
+        if role in ("assignee", "reporter"):
+            ok = data.get(role) == person
+        elif role in bound:
+            ok = bound[role] == person
+        else:
+            ok = fsm.holds(config, person, role)
+        if ok:
+            out.append(role)
+    return out
+
+
+def inbox(p: Project, person: str | None = None) -> dict[str, Any]:
+    """One person's queue of open tickets, each ticket in the first section that applies.
+
+    - ``assigned``: assigned to the person;
+    - ``waiting``: its current state has a transition whose ``by:`` names a role the person may act as
+      (bound to them, or unbound and held by them; ``reporter`` when they reported it); each such card has
+      ``can_fire`` (the triggers) and ``as_roles``;
+    - ``handled``: the person appears in its history (``by``); each card has ``last_handled`` (when).
+    Each section is ordered by priority, then age in state (oldest first).
+    """
+    me = person or p.require_actor()
+    now, tz = p.now, p.tz
+    open_items = [d for d in p.excerpts() if p.is_open(d)]
+    marks = flags(p, open_items)
+    assigned: list[dict[str, Any]] = []
+    waiting: list[dict[str, Any]] = []
+    handled: list[dict[str, Any]] = []
+    for d in open_items:
+        c = card(d, now, tz, marks.get(str(d.get("id"))))
+        if d.get("assignee") == me:
+            assigned.append(c)
+            continue
+        wf = p.workflows.get(str(d.get("type")))
+        triggers: list[str] = []
+        roles: list[str] = []
+        if wf is not None:
+            for tr in wf.transitions_from(str(d.get("state"))):
+                if not tr.by:
+                    continue  # anyone may fire it: it waits on nobody in particular
+                via = my_roles(p.config, me, tr.by, d)
+                if via:
+                    triggers.append(tr.trigger)
+                    roles.extend(via)
+        if triggers:
+            c["can_fire"] = list(dict.fromkeys(triggers))
+            c["as_roles"] = list(dict.fromkeys(roles))
+            waiting.append(c)
+            continue
+        mine = [e for e in history_of(d) if e.get("by") == me]
+        if mine:
+            c["last_handled"] = mine[-1].get("at")
+            handled.append(c)
+    for section in (assigned, waiting, handled):
+        section.sort(key=by_priority_then_age)
+    return {"person": me, "assigned": assigned, "waiting": waiting, "handled": handled}

@@ -54,10 +54,12 @@ from sopflow.cli import gate as _gate  # noqa: E402
 from sopflow.cli import repo as _repo  # noqa: E402
 from sopflow.cli import service as _service  # noqa: E402
 from sopflow.cli import tickets as _tickets  # noqa: E402
+from sopflow.cli import views as _views  # noqa: E402
 
 _tickets.register(app)
 _repo.register(app)
 _service.register(app)
+_views.register(app)
 _gate.register(app)
 
 

@@ -102,16 +102,22 @@ def _edge_label(t: Transition) -> str:
     return label
 
 
+_MERMAID_ESCAPES = {"#": "#35;", '"': "#quot;", "&": "#amp;", "<": "#lt;", ">": "#gt;", "|": "#124;",
+                    "`": "#96;", "\n": " ", "\r": " "}
+
+
 def _mermaid_text(s: str) -> str:
-    # Mermaid labels in double quotes; quotes and markup characters as HTML entities
-    return (s.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("|", "&#124;").replace("\n", " "))
+    # Mermaid labels in double quotes; every character Mermaid or HTML reads specially becomes one of
+    # Mermaid's entity codes (#quot; …), so a name shows as written and cannot end the label or start a
+    # Markdown string. '#' goes first so the codes themselves are not escaped again.
+    return "".join(_MERMAID_ESCAPES.get(c, c) for c in clean(s))
 
 
 def mermaid(wf: Workflow) -> str:
     ids = {name: f"s{i}" for i, name in enumerate(wf.states)}
     lines = ["flowchart TD"]
-    lines.append(f"  %% {wf.type}: {wf.title}".replace("\n", " "))
+    # a comment must not become a directive (%%{init: …}%%)
+    lines.append("  %% " + " ".join(f"{wf.type}: {wf.title}".replace("%", " ").replace("{", "(").split()))
 
     for name, s in wf.states.items():
         text = _mermaid_text(name)
@@ -136,23 +142,27 @@ def mermaid(wf: Workflow) -> str:
 
 
 def _dot_str(s: str) -> str:
-    return json.dumps(s, ensure_ascii=False)
+    # a DOT string; Graphviz also decodes HTML entities in labels, so '&' is written as one
+    return json.dumps(clean(s).replace("&", "&amp;"), ensure_ascii=False)
 
 
 def dot(wf: Workflow) -> str:
-    lines = [f"digraph {_dot_str(wf.type)} {{", "  rankdir=LR;", '  node [shape=box, style=rounded, fontname="sans-serif"];',
-             f"  label={_dot_str(wf.title)};", '  __start [shape=point, label=""];']
+    ids = {name: f"s{i}" for i, name in enumerate(wf.states)}
+    lines = [f"digraph {_dot_str(wf.type)} {{", "  rankdir=LR;",
+             '  node [shape=box, style=rounded, fontname="sans-serif"];', '  edge [fontname="sans-serif"];',
+             f"  label={_dot_str(wf.title)};", '  start [shape=point, label=""];']
     for name, s in wf.states.items():
-        attrs = []
+        attrs = [f"label={_dot_str(name)}"]
         if s.final:
             attrs.append("peripheries=2")
         if s.initial:
             attrs.append("penwidth=2")
-        lines.append(f"  {_dot_str(name)}" + (f" [{', '.join(attrs)}]" if attrs else "") + ";")
-    if wf.initial:
-        lines.append(f"  __start -> {_dot_str(wf.initial)};")
+        lines.append(f"  {ids[name]} [{', '.join(attrs)}];")
+    if wf.initial in ids:
+        lines.append(f"  start -> {ids[wf.initial]};")
     for t in wf.transitions:
         for src in t.sources:
-            lines.append(f"  {_dot_str(src)} -> {_dot_str(t.dest)} [label={_dot_str(_edge_label(t))}];")
+            if src in ids and t.dest in ids:
+                lines.append(f"  {ids[src]} -> {ids[t.dest]} [label={_dot_str(_edge_label(t))}];")
     lines.append("}")
     return "\n".join(lines)
