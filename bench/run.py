@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -411,7 +412,7 @@ def render(results: list[Result], repos: dict[str, Repo], args: argparse.Namespa
         f"- machine: {machine()}",
         f"- runs: {args.runs} timed runs per row after one warm-up; wall seconds of the whole process; "
         "peak RSS of the child (`os.wait4`)",
-        f"- command: `python bench/run.py {' '.join(sys.argv[1:])}`".replace("  ", " "),
+        f"- command: `{shlex.join(['python', 'bench/run.py', *sys.argv[1:]])}`",
         "",
         "Repositories (made by `bench/gen.py`, cached in `bench/out/`):",
         "",
