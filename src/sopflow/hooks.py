@@ -12,7 +12,7 @@ from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
-SHOW_SECTIONS: list[str] = []
+SHOW_SECTIONS: list[str] = ["sopflow.knowledge:show_section"]
 CHECKS: list[str] = []
 BOARD_FLAGS: list[str] = []
 

@@ -50,11 +50,13 @@ def _global(
     ctx.obj = Options(directory=directory, actor=as_, no_commit=no_commit)
 
 
+from sopflow.cli import knowledge as _knowledge  # noqa: E402
 from sopflow.cli import repo as _repo  # noqa: E402
 from sopflow.cli import tickets as _tickets  # noqa: E402
 
 _tickets.register(app)
 _repo.register(app)
+_knowledge.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
