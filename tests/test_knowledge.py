@@ -474,3 +474,29 @@ def test_top_level_help_does_not_import_the_knowledge_modules(repo: Repo) -> Non
     env = {**repo.env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+# ------------------------------------------------------------------ the cheap body split
+
+
+def test_body_of_agrees_with_the_front_matter_parser() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from sopflow.core.frontmatter import Document, FrontMatterError
+    from sopflow.wikistore import body_of
+
+    line = st.sampled_from(["---", "--- ", "...", "title: 甲", "tags: [a]", "正文", "# 标题", "", "----", " ---"])
+    nl = st.sampled_from(["\n", "\r\n"])
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.booleans(), st.lists(st.tuples(line, nl), max_size=8))
+    def check(bom: bool, parts: list[tuple[str, str]]) -> None:
+        text = ("\ufeff" if bom else "") + "".join(a + b for a, b in parts)
+        try:
+            doc = Document.parse(text)
+        except FrontMatterError:
+            return
+        assert body_of(text) == doc.body
+
+    check()
