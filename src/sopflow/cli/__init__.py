@@ -51,6 +51,7 @@ def _global(
 
 
 from sopflow.cli import gate as _gate  # noqa: E402
+from sopflow.cli import knowledge as _knowledge  # noqa: E402
 from sopflow.cli import repo as _repo  # noqa: E402
 from sopflow.cli import service as _service  # noqa: E402
 from sopflow.cli import tickets as _tickets  # noqa: E402
@@ -61,6 +62,7 @@ _repo.register(app)
 _service.register(app)
 _views.register(app)
 _gate.register(app)
+_knowledge.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
