@@ -51,10 +51,12 @@ def _global(
 
 
 from sopflow.cli import repo as _repo  # noqa: E402
+from sopflow.cli import site as _site  # noqa: E402
 from sopflow.cli import tickets as _tickets  # noqa: E402
 
 _tickets.register(app)
 _repo.register(app)
+_site.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
