@@ -9,7 +9,6 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-
 from conftest import Repo
 
 HOSTILE = "<script>alert('x')</script> & \"标题\" <img src=x onerror=alert(1)>"

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sopflow.core.workflow import parse_workflow
+from sopflow.core.workflow import Workflow, parse_workflow
 from sopflow.render.html import markdown, safe_url
 from sopflow.render.svg import layout, text_width, workflow_svg
 from sopflow.site import slug
@@ -16,7 +16,7 @@ from sopflow.site import slug
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
-def wf(states: dict[str, dict[str, bool]], transitions: list[dict[str, object]], type_: str = "t") -> object:
+def wf(states: dict[str, dict[str, bool]], transitions: list[dict[str, object]], type_: str = "t") -> Workflow:
     data = {"type": type_, "title": "测试流程", "prefix": "T", "roles": ["处理人"], "states": states,
             "transitions": transitions}
     w, problems = parse_workflow(data, type_, f"workflows/{type_}.yaml")
@@ -36,8 +36,8 @@ ISSUE = wf(
 
 
 def test_svg_is_wellformed_deterministic_and_names_every_state_and_trigger() -> None:
-    a = workflow_svg(ISSUE, id_prefix="x")  # type: ignore[arg-type]
-    assert a == workflow_svg(ISSUE, id_prefix="x")  # type: ignore[arg-type]
+    a = workflow_svg(ISSUE, id_prefix="x")
+    assert a == workflow_svg(ISSUE, id_prefix="x")
     root = ET.fromstring(a)
     assert root.tag == f"{SVG_NS}svg"
     texts = [t.text for t in root.iter(f"{SVG_NS}text")]
@@ -50,7 +50,7 @@ def test_svg_is_wellformed_deterministic_and_names_every_state_and_trigger() -> 
 
 
 def test_layers_follow_distance_from_the_initial_state() -> None:
-    nodes, edges = layout(ISSUE)  # type: ignore[arg-type]
+    nodes, _ = layout(ISSUE)
     assert {n.name: n.layer for n in nodes.values()} == {"维护人员处理": 0, "维护代表审核": 1, "关闭": 1, "SE分析改进": 2}
     assert nodes["维护人员处理"].y < nodes["维护代表审核"].y < nodes["SE分析改进"].y
     boxes = sorted((n.x - n.width / 2, n.x + n.width / 2) for n in nodes.values() if n.layer == 1)
@@ -60,7 +60,7 @@ def test_layers_follow_distance_from_the_initial_state() -> None:
 def test_svg_escapes_hostile_names() -> None:
     w = wf({"<b>开始</b>": {"initial": True}, 'x" onload="alert(1)': {"final": True}},
            [{"trigger": "<script>alert(1)</script>", "source": "<b>开始</b>", "dest": 'x" onload="alert(1)'}])
-    svg = workflow_svg(w)  # type: ignore[arg-type]
+    svg = workflow_svg(w)
     assert "<script>" not in svg and "<b>" not in svg and 'onload="' not in svg
     texts = [t.text for t in ET.fromstring(svg).iter(f"{SVG_NS}text")]
     assert "<script>alert(1)</script>" in texts and "<b>开始</b>" in texts
@@ -68,7 +68,7 @@ def test_svg_escapes_hostile_names() -> None:
 
 def test_unreachable_states_still_drawn() -> None:
     w = wf({"a": {"initial": True}, "b": {"final": True}, "孤立": {}}, [{"trigger": "go", "source": "a", "dest": "b"}])
-    nodes, _ = layout(w)  # type: ignore[arg-type]
+    nodes, _ = layout(w)
     assert nodes["孤立"].layer == 2
 
 

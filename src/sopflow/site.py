@@ -627,7 +627,8 @@ def _ticket_page(c: Collected, t: SiteTicket, *, children: list[str], wiki_menti
             "children": [_ticket_ref(c, x) for x in children],
             "relates": [_ticket_ref(c, x) for x in relates(d)],
             "wiki": linked_wiki,
-            "mentioned_in": [{"title": w.title, "href": w.page} for w in wiki_mentions],
+            "mentioned_in": [{"title": w.title, "href": w.page} for w in wiki_mentions
+                             if w.rel not in {x.strip("/") for x in wiki_links(d)}],
             "sla": _sla_view(c.clocks.get(t.id)),
             "history": _history(c, t, commit_url),
             "path": t.rel,
