@@ -340,3 +340,17 @@ def test_serve_builds_and_answers_on_localhost(site_repo: Repo) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_shallow_clone_shows_no_commit_for_steps_older_than_the_clone(site_repo: Repo, tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    site_repo.git("clone", "-q", "--depth", "1", f"file://{site_repo.root}", str(clone))
+    shallow = Repo(clone, site_repo.env)
+    ok(shallow.run("comment", "ISS-2", "克隆后的新评论", as_="fan", now="2026-11-21T12:00:00+08:00"))
+    r = shallow.run("site", "build", "--out", "out")
+    ok(r)
+    assert "shallow clone" in r.err
+    page = (clone / "out/tickets/ISS-2.html").read_text("utf-8")
+    assert "提交不详（浅克隆）" in page and "尚未提交" not in page
+    head = shallow.git("rev-parse", "HEAD").strip()
+    assert re.findall(r'<code title="([0-9a-f]{40})">', page) == [head]  # only the step made after the clone

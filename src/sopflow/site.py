@@ -33,7 +33,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,7 +68,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "fields": "字段", "roles": "角色", "checklist": "检查单", "earlier_checklists": "之前的检查单",
         "links": "关联", "parent": "父工单", "children": "子工单", "relates": "相关工单", "linked_wiki": "关联知识",
         "related_wiki": "相关知识", "mentioned_in": "提到本单的知识页", "history": "历史", "commit": "提交",
-        "not_committed": "尚未提交", "body": "正文", "open": "进行中", "closed": "已完成", "total": "合计",
+        "not_committed": "尚未提交", "commit_unknown": "提交不详（浅克隆）", "body": "正文", "open": "进行中", "closed": "已完成", "total": "合计",
         "tickets": "工单", "count": "数量", "none": "无", "more": "还有 {n} 张未显示（按更新时间显示最近的 {shown} 张）",
         "sla_status": "SLA", "breached": "已超时", "at_risk": "临近超时", "ok": "正常", "met": "已达成",
         "paused": "暂停计时", "respond_due": "响应期限", "resolve_due": "解决期限", "responded_at": "响应于",
@@ -95,7 +95,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "fields": "Fields", "roles": "Roles", "checklist": "Checklist", "earlier_checklists": "Earlier checklists",
         "links": "Links", "parent": "Parent", "children": "Children", "relates": "Related tickets",
         "linked_wiki": "Linked wiki", "related_wiki": "Related wiki", "mentioned_in": "Wiki pages naming this ticket",
-        "history": "History", "commit": "Commit", "not_committed": "not committed yet", "body": "Description",
+        "history": "History", "commit": "Commit", "not_committed": "not committed yet", "commit_unknown": "commit unknown (shallow clone)", "body": "Description",
         "open": "Open", "closed": "Closed", "total": "Total", "tickets": "Tickets", "count": "Count", "none": "none",
         "more": "{n} more not shown (the {shown} most recently updated are shown)", "sla_status": "SLA",
         "breached": "breached", "at_risk": "at risk", "ok": "ok", "met": "met", "paused": "paused",
@@ -225,7 +225,7 @@ class Collected:
     clocks: dict[str, Clock]
     unreadable: list[str]
     head: str | None
-    git_cache: dict[str, Any] = field(default_factory=dict)
+    shallow: bool = False
 
 
 # ------------------------------------------------------------------ git: the commit of each history entry
@@ -245,12 +245,15 @@ def _git_entries(root: Path, tickets_dir: str, since: str | None) -> tuple[dict[
                       "--", tickets_dir, check=False)
     entries: dict[str, list[tuple[str, str]]] = {}
     commits: dict[str, Commit] = {}
+    shallow = _shallow_roots(root)
     for record in out.split("\x1e")[1:]:
         header, _, diff = record.partition("\n")
         parts = header.split("\x1f")
         if len(parts) < 4:
             continue
         sha = parts[0]
+        if sha in shallow:
+            continue  # a shallow clone's oldest commit "adds" every file: it says nothing about who added what
         commits[sha] = Commit(sha, parts[1], parts[2], parts[3])
         tid: str | None = None
         for line in diff.split("\n"):
@@ -265,6 +268,17 @@ def _git_entries(root: Path, tickets_dir: str, since: str | None) -> tuple[dict[
     return entries, commits
 
 
+def _shallow_roots(root: Path) -> set[str]:
+    """The boundary commits of a shallow clone (``git clone --depth N``, CI's default checkout)."""
+    from sopflow.adapters import gitrepo
+
+    try:
+        f = gitrepo.git_dir(root) / "shallow"
+        return set(f.read_text("ascii").split()) if f.is_file() else set()
+    except (SopflowError, OSError, UnicodeDecodeError):
+        return set()
+
+
 def _load_git(root: Path, tickets_dir: str, cache: Mapping[str, Any]) -> tuple[
         str | None, dict[str, list[tuple[str, str]]], dict[str, Commit]]:
     """Commits of history entries, reusing the previous build's answer when HEAD only moved forward."""
@@ -276,7 +290,8 @@ def _load_git(root: Path, tickets_dir: str, cache: Mapping[str, Any]) -> tuple[
         return None, {}, {}
     if head is None:
         return None, {}, {}
-    old = cache.get("head") if cache.get("tickets_dir") == tickets_dir else None
+    same_clone = cache.get("shallow", []) == sorted(_shallow_roots(root))  # e.g. not unshallowed since
+    old = cache.get("head") if cache.get("tickets_dir") == tickets_dir and same_clone else None
     if isinstance(old, str) and old == head:
         return head, _entries_from(cache), _commits_from(cache)
     if isinstance(old, str) and re.fullmatch(r"[0-9a-f]{40}", old) and _is_ancestor(root, old, head):
@@ -326,6 +341,7 @@ def _git_cache(c: Collected) -> dict[str, Any]:
     return {
         "head": c.head,
         "tickets_dir": c.project.config.paths["tickets"],
+        "shallow": sorted(_shallow_roots(c.project.root)),
         "entries": {tid: [list(x) for x in lst] for tid, lst in sorted(c.entry_commits.items())},
         "commits": {sha: [cm.author, cm.date, cm.subject] for sha, cm in sorted(c.commits.items()) if sha in used},
     }
@@ -454,7 +470,8 @@ def collect(p: Project, git_cache: Mapping[str, Any] | None = None) -> Collected
             clock = _clock(p, wf, policy, t.data)
             if clock is not None:
                 clocks[tid] = clock
-    return Collected(p, workflows, tickets, wiki, entries, commits, clocks, unreadable, head)
+    return Collected(p, workflows, tickets, wiki, entries, commits, clocks, unreadable, head,
+                     shallow=bool(head and _shallow_roots(p.root)))
 
 
 # ------------------------------------------------------------------ pages
@@ -551,7 +568,8 @@ def _history(c: Collected, t: SiteTicket, commit_url: str | None) -> list[dict[s
                     "action": _text(e.get("action")),
                     "from": _text(e.get("from")) if e.get("from") is not None else None,
                     "to": _text(e.get("to")) if e.get("to") is not None else None,
-                    "note": _text(e.get("note")) or None, "details": details, "commit": commit})
+                    "note": _text(e.get("note")) or None, "details": details, "commit": commit,
+                    "commit_unknown": commit is None and c.shallow})
     return out
 
 
@@ -768,7 +786,8 @@ def plan(c: Collected, *, lang: str = "zh", commit_url: str | None = None) -> li
         for key, score, reasons in _related_wiki(target, wiki_docs, index_holder[0], {}, limit=5):
             w = wiki_by_rel.get(key)
             if w is not None and key not in linked:
-                out.append({"title": w.title, "href": w.page, "score": round(score, 2), "reasons": reasons})
+                shown = [r[len("text: "):] if r.startswith("text: ") else r for r in reasons]
+                out.append({"title": w.title, "href": w.page, "score": round(score, 2), "reasons": shown})
         return out[:3]
 
     for t in c.tickets.values():
@@ -946,7 +965,7 @@ def _templates_fingerprint(dirs: Iterable[Path]) -> str:
     parts = []
     for d in dirs:
         for f in sorted(d.rglob("*")):
-            if f.is_file():
+            if f.is_file() and f.relative_to(d).parts[0] != "assets":  # assets are hashed as pages of their own
                 parts.append(f"{f.relative_to(d).as_posix()}\x01{hashlib.sha1(f.read_bytes()).hexdigest()}")
         parts.append("\x02")
     return _digest(*parts)
@@ -1044,6 +1063,7 @@ class BuildResult:
     removed: list[str]
     seconds: float
     unreadable: list[str]
+    shallow: bool = False
 
     def summary(self) -> str:
         return (f"site: {self.pages} pages in {self.out} ({len(self.written)} written, "
@@ -1107,4 +1127,4 @@ def build_site(p: Project, out: Path, *, lang: str = "zh", commit_url: str | Non
                         parent = parent.parent
     new_manifest = {"format": FORMAT, "lang": lang, "pages": dict(sorted(seen.items())), "git": _git_cache(c)}
     _write(out / MANIFEST, json.dumps(new_manifest, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-    return BuildResult(out, len(seen), written, removed, time.perf_counter() - started, c.unreadable)
+    return BuildResult(out, len(seen), written, removed, time.perf_counter() - started, c.unreadable, c.shallow)

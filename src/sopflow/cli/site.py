@@ -28,6 +28,9 @@ def _build(p: Project, out: str | None, lang: str, commit_url: str | None) -> Bu
     if result.unreadable:
         say(f"site: {len(result.unreadable)} files could not be read and were left out "
             f"(first: {result.unreadable[0]}); run 'sopflow check'")
+    if result.shallow:
+        say("site: this is a shallow clone, so steps older than it show no commit "
+            "(fetch the whole history: git fetch --unshallow, or fetch-depth: 0 in CI)")
     say(result.summary())
     return result
 
