@@ -54,6 +54,7 @@ from sopflow.cli import gate as _gate  # noqa: E402
 from sopflow.cli import knowledge as _knowledge  # noqa: E402
 from sopflow.cli import repo as _repo  # noqa: E402
 from sopflow.cli import service as _service  # noqa: E402
+from sopflow.cli import site as _site  # noqa: E402
 from sopflow.cli import tickets as _tickets  # noqa: E402
 from sopflow.cli import views as _views  # noqa: E402
 
@@ -63,6 +64,7 @@ _service.register(app)
 _views.register(app)
 _gate.register(app)
 _knowledge.register(app)
+_site.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
