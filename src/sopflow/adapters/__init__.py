@@ -1,0 +1,1 @@
+"""Adapters: the edges where sopflow meets git, files and the terminal."""
