@@ -12,9 +12,10 @@ the same run and alternating, for a few ranges:
 * ``python -c 'release_notes(...)'`` as a whole process (interpreter start-up, imports, every git call,
   parsing, the JSON object), and the same plus rendering the built-in Markdown template.
 
-Each figure is the median of ``--runs`` runs. It prints a Markdown table (and the machine's load on
-stderr: other work on the machine slows both sides, the Python process more, as it runs two processes
-at once, git and itself).
+Each figure is the median of ``--runs`` runs. It prints a Markdown table with wall-clock times and CPU
+times (user + system, the process and its children), and the machine's load on stderr: other work on the
+machine slows both sides, and release_notes() more, as it keeps two cores busy (git and Python
+overlap); the CPU columns do not depend on the load.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -295,10 +297,14 @@ def generate(repo: Path, commits: int, tickets: int, seed: int = 7) -> dict[str,
     return {"first_tag": tags[0], "mid_tag": tags[len(tags) // 2], "last_tag": tags[-1]}
 
 
-def _time(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+def _time(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system of the process and all its children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -338,10 +344,10 @@ def main() -> None:
         load = os.getloadavg()
         print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} before the runs", file=sys.stderr)
         print(
-            "| range | commits | bare `git log` (ms) | release_notes() process (ms) | ratio "
-            "| + render Markdown (ms) | ratio |"
+            "| range | commits | bare `git log` ms | release_notes() ms | ratio | + render ms | ratio "
+            "| CPU: git log ms | CPU: release_notes() ms | CPU ratio |"
         )
-        print("|---|---:|---:|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for label, rng, git_range in ranges:
             count = subprocess.run(
                 ["git", "rev-list", "--count", git_range],
@@ -364,13 +370,19 @@ def main() -> None:
             ours_r = [sys.executable, "-c", code_r]
             for cmd in (bare, ours, ours_r):  # warm the caches
                 _time(cmd, repo, env)
-            tb, to, tr = [], [], []
-            for _ in range(args.runs):
-                tb.append(_time(bare, repo, env))
-                to.append(_time(ours, repo, env))
-                tr.append(_time(ours_r, repo, env))
-            mb, mo, mr = (statistics.median(x) * 1000 for x in (tb, to, tr))
-            print(f"| {label} | {count} | {mb:.0f} | {mo:.0f} | {mo / mb:.1f}x | {mr:.0f} | {mr / mb:.1f}x |")
+            runs: dict[str, list[tuple[float, float]]] = {"bare": [], "ours": [], "render": []}
+            for _ in range(args.runs):  # alternate, so a change of load hits all three alike
+                runs["bare"].append(_time(bare, repo, env))
+                runs["ours"].append(_time(ours, repo, env))
+                runs["render"].append(_time(ours_r, repo, env))
+            wb, wo, wr = (statistics.median(w for w, _ in runs[k]) * 1000 for k in ("bare", "ours", "render"))
+            cb, co = (statistics.median(c for _, c in runs[k]) * 1000 for k in ("bare", "ours"))
+            print(
+                f"| {label} | {count} | {wb:.0f} | {wo:.0f} | {wo / wb:.1f}x | {wr:.0f} | {wr / wb:.1f}x "
+                f"| {cb:.0f} | {co:.0f} | {co / cb:.1f}x |"
+            )
+        load = os.getloadavg()
+        print(f"load average {load[0]:.2f} after the runs", file=sys.stderr)
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)

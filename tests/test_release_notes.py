@@ -553,6 +553,10 @@ def test_builtin_template_groups_tickets_and_puts_breaking_first(repo: Repo) -> 
     order = ["### 网上问题处理", "#### 客户类别: 金融", "ISS-2", "#### 客户类别: 电网", "ISS-1"]
     positions = [grouped.index(s) for s in order]
     assert positions == sorted(positions), grouped
+    by_state = render_release_notes(notes, None, group_by="state")
+    assert "#### state: 关闭" in by_state
+    with pytest.raises(SopflowError, match="no workflow or ticket has a field 'colour'"):
+        render_release_notes(notes, None, group_by="colour")
     empty = render_release_notes(repo.notes("HEAD..HEAD"), None)
     assert "No changes." in empty
 

@@ -32,11 +32,9 @@ Template context: see :func:`sopflow.core.release.template_context` (``notes`` i
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -133,49 +131,49 @@ def _release_notes(
         diff_base: str | None = base
         diff_end: str | None = end
         if since_s:
-            before = _minus_one_second(since_s)
-            diff_base = gitlog.last_before(root, revs, before) or base
+            diff_base = gitlog.last_before(root, revs, _minus_one_second(since_s)) or base
         if until_s:
             diff_end = gitlog.last_before(root, revs, until_s) or diff_base
         if diff_end is not None and diff_end != diff_base:
             diff_proc = gitlog.start_diff(root, diff_base or gitlog.empty_tree(root), diff_end, tickets_dir)
-
         at_head = diff_end == head
-        meta_rev = diff_end or end
-        workflows = _load_workflows(root, workflows_dir, None if at_head else meta_rev)
+        meta_rev = None if at_head else (diff_end or end)
+        workflows = _load_workflows(root, workflows_dir, meta_rev)
         id_re = release.id_regex(w.prefix for w in workflows)
+        by_prefix = {w.prefix: w for w in workflows}
+
+        # while git log runs (its pipe drained by a thread), read the diff and the tickets it ships
+        finals: dict[str, list[release.FinalEntry]] = {}
+        changed: set[str] = set()
+        if diff_proc is not None:
+            diff_text = gitlog.finish(root, diff_proc, "diff")
+
+            def id_of(path: str) -> str | None:
+                return release.id_from_path(path, id_re)
+
+            def finals_of(tid: str) -> frozenset[str]:
+                wf = by_prefix.get(tid.rsplit("-", 1)[0])
+                return wf.final_states if wf else frozenset()
+
+            finals = release.final_entries_from_diff(diff_text, id_of, finals_of, _yaml_loader())
+            if all_touched:
+                changed = release.changed_ids(diff_text, id_of)
+        metas = _load_tickets(root, tickets_dir, meta_rev, set(finals) | changed, id_re, by_prefix)
+
         classified = release.classify_commits(reader, id_re, [w.prefix for w in workflows])
     except BaseException:
-        if diff_proc is not None:
+        if diff_proc is not None and diff_proc.poll() is None:
             diff_proc.kill()
             diff_proc.communicate()
         raise
     finally:
         reader.close()
 
-    by_prefix = {w.prefix: w for w in workflows}
-    finals: dict[str, list[release.FinalEntry]] = {}
-    changed: set[str] = set()
-    if diff_proc is not None:
-        diff_text = gitlog.finish(root, diff_proc, "diff")
-        loader = _yaml_loader()
-
-        def id_of(path: str) -> str | None:
-            return release.id_from_path(path, id_re)
-
-        def finals_of(tid: str) -> frozenset[str]:
-            wf = by_prefix.get(tid.rsplit("-", 1)[0])
-            return wf.final_states if wf else frozenset()
-
-        finals = release.final_entries_from_diff(diff_text, id_of, finals_of, loader)
-        if all_touched:
-            changed = release.changed_ids(diff_text, id_of)
-
-    wanted = set(finals)
     if all_touched:
-        wanted |= set(classified.by_ticket) | changed
-    metas = _load_tickets(root, tickets_dir, None if at_head else meta_rev, wanted, id_re, by_prefix)
-    end_date = gitlog.commit_date(root, end)
+        missing = set(classified.by_ticket) - set(metas)
+        metas.update(_load_tickets(root, tickets_dir, meta_rev, missing, id_re, by_prefix))
+    newest = reader.first
+    end_date = newest.date if newest is not None and newest.sha == end else gitlog.commit_date(root, end)
     return release.build_notes(
         range_label=label,
         classified=classified,
@@ -454,6 +452,8 @@ def render_release_notes(
         template_text = builtin_template()
         template_name = template_name or "built-in"
     name = template_name or "<template>"
+    if group_by and not release.known_field(notes, group_by):
+        raise UsageError(f"--group-by: no workflow or ticket has a field {group_by!r}")
     context = release.template_context(notes, group_by)
     env = _sandbox()
     try:
@@ -576,6 +576,9 @@ def prepend_changelog(path: Path, section: str) -> None:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    import contextlib
+    import tempfile
+
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     mode = None

@@ -141,16 +141,20 @@ def empty_tree(root: Path) -> str:
 
 
 class LogReader:
-    """One ``git log`` pass over a range, started at once and read while git is still walking.
+    """One ``git log`` pass over a range, started at once and drained by a thread while git walks.
 
     ``revs`` are ``git rev-list`` arguments such as ``["<end>", "^<base>"]``. Merge commits are skipped
     (``--no-merges``): their changes are the merged commits', which the range already holds.
-    Iterating yields :class:`Commit` records newest first, as git writes them.
+    Iterating yields :class:`Commit` records newest first, as git writes them. Because a thread empties
+    the pipe, git never waits for the caller, who may do other work before iterating.
     """
 
     def __init__(
         self, root: Path, revs: Sequence[str], *, since: str | None = None, until: str | None = None
     ) -> None:
+        import queue
+        import threading
+
         for rev in revs:
             check_rev(rev.removeprefix("^"))
         args = ["log", "-z", "--no-merges", "--no-color", "--no-decorate", f"--format={_LOG_FORMAT}"]
@@ -164,53 +168,83 @@ class LogReader:
         self._proc = subprocess.Popen(
             _cmd(args), cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env()
         )
+        self._chunks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._stderr = b""
+        self.first: Commit | None = None  # the newest commit read, once iterating has begun
+        self._thread = threading.Thread(target=self._drain, name="git-log-reader", daemon=True)
+        self._thread.start()
 
-    def __iter__(self) -> Iterator[Commit]:
+    def _drain(self) -> None:
         proc = self._proc
         assert proc.stdout is not None and proc.stderr is not None
+        try:
+            fd = proc.stdout.fileno()
+            while chunk := os.read(fd, 1 << 20):
+                self._chunks.put(chunk)
+            self._stderr = proc.stderr.read()
+        except (OSError, ValueError):  # closed under us by close()
+            pass
+        finally:
+            self._chunks.put(None)
+
+    def __iter__(self) -> Iterator[Commit]:
         rest = b""
         n = _LOG_FIELDS
-        while True:
-            chunk = proc.stdout.read1(1 << 20) if hasattr(proc.stdout, "read1") else proc.stdout.read(1 << 20)
-            if not chunk:
-                break
-            data = rest + chunk
+        done = False
+        while not done:
+            parts = [rest]
+            chunk = self._chunks.get()
+            while chunk is not None:
+                parts.append(chunk)
+                if self._chunks.empty():
+                    break
+                chunk = self._chunks.get()
+            done = chunk is None
+            data = b"".join(parts)
             # cut after the last NUL that ends a whole record (every record has n NUL-terminated fields)
             count = data.count(b"\0")
             whole = count // n * n
             if not whole:
                 rest = data
                 continue
-            cut = -1
-            if whole == count:
-                cut = data.rindex(b"\0")
-            else:
-                for _ in range(count - whole + 1):
-                    cut = data.rindex(b"\0", 0, cut if cut >= 0 else len(data))
+            cut = len(data)
+            for _ in range(count - whole + 1):
+                cut = data.rindex(b"\0", 0, cut)
             rest = data[cut + 1 :]
-            yield from _records(data[:cut])
-        err = proc.stderr.read()
-        code = proc.wait()
+            records = _records(data[:cut])
+            if self.first is None:
+                self.first = records[0]
+            yield from records
+        self._thread.join()
+        code = self._proc.wait()
         if code != 0:
-            raise _fail(self._root, self._args, err)
+            raise _fail(self._root, self._args, self._stderr)
         if rest.strip(b"\0\n"):
             raise SopflowError("git log: unexpected output")
 
     def close(self) -> None:
-        """Stop git if the records are not wanted after all."""
+        """Stop git if the records are not wanted after all; wait for the reader thread."""
         if self._proc.poll() is None:
             self._proc.kill()
+        self._thread.join()
         self._proc.wait()
+        for stream in (self._proc.stdout, self._proc.stderr):
+            if stream is not None:
+                stream.close()
 
 
-def _records(raw: bytes) -> Iterator[Commit]:
+def _records(raw: bytes) -> list[Commit]:
     fields = raw.decode("utf-8", "replace").split("\0")
     it = iter(fields)
+    new = tuple.__new__  # Commit(...) without the Python-level __new__ of a NamedTuple: this runs per commit
+    out: list[Commit] = []
+    append = out.append
     for sha, author, email, date, msg in zip(it, it, it, it, it, strict=True):
         subject, sep, body = msg.partition("\n\n")
-        if "\n" in subject:
+        if "\n" in subject.rstrip("\n"):
             subject = " ".join(subject.split())
-        yield Commit(sha, author, email, date, subject.strip(), body.strip("\n") if sep else "")
+        append(new(Commit, (sha, author, email, date, subject.strip(), body.strip("\n") if sep else "")))
+    return out
 
 
 def start_diff(root: Path, base: str, end: str, folder: str) -> subprocess.Popen[bytes]:

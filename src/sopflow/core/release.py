@@ -326,68 +326,53 @@ def final_entries_from_diff(
     net: dict[tuple[str, str], int] = {}
     parsed: dict[tuple[str, str], dict[str, Any]] = {}
     all_finals: dict[str, frozenset[str]] = {}
+    finder: dict[frozenset[str], re.Pattern[str]] = {}
 
-    cur_id: str | None = None
-    in_header = False
-    entry: list[str] = []
-    entry_sign = 0
-    entry_indent = 0
-
-    def flush() -> None:
-        nonlocal entry
-        if not entry or cur_id is None:
-            entry = []
-            return
-        text = "\n".join(entry)
-        entry = []
-        finals = all_finals.get(cur_id)
-        if finals is None:
-            finals = all_finals[cur_id] = finals_of(cur_id)
-        if "to" not in text or not any(f in text for f in finals):
-            return
-        key = (cur_id, " ".join(text.split()))
-        if key not in parsed:
-            item = _load_entry(text, load_yaml)
-            if item is None:
-                return
-            parsed[key] = item
-        net[key] = net.get(key, 0) + entry_sign
-
-    for line in diff_text.split("\n"):
-        if line.startswith("diff --git "):
-            flush()
-            cur_id = None
-            in_header = True
+    # Work from the places where a final state's name occurs (a few per ticket), not line by line: a
+    # diff of a long history has tens of thousands of lines and only these matter.
+    for section in diff_text.split("\ndiff --git "):
+        head_end = section.find("\n@@")
+        if head_end < 0:
             continue
-        if in_header:
-            if line.startswith("@@"):
-                in_header = False
-            elif line.startswith(("--- ", "+++ ")):
+        tid: str | None = None
+        for line in section[:head_end].split("\n"):
+            if line.startswith(("--- ", "+++ ")):
                 path = _diff_path(line[4:])
                 if path is not None:
-                    cur_id = id_of_path(path)
+                    tid = id_of_path(path) or tid
+        if tid is None:
             continue
-        first = line[:1]
-        if first == "@":
-            flush()
+        finals = all_finals.get(tid)
+        if finals is None:
+            finals = all_finals[tid] = finals_of(tid)
+        if not finals:
             continue
-        if first not in ("+", "-") or cur_id is None:
-            flush()
-            continue
-        sign = 1 if first == "+" else -1
-        content = line[1:].rstrip("\r")
-        stripped = content.lstrip()
-        indent = len(content) - len(stripped)
-        if stripped.startswith("- ") or stripped == "-":
-            flush()
-            entry = [content]
-            entry_sign = sign
-            entry_indent = indent
-        elif entry and sign == entry_sign and indent > entry_indent and stripped:
-            entry.append(content)
-        else:
-            flush()
-    flush()
+        rx = finder.get(finals)
+        if rx is None:
+            rx = finder[finals] = re.compile(
+                "|".join(re.escape(f) for f in sorted(finals, key=len, reverse=True))
+            )
+        body = section[head_end + 1 :]
+        seen: set[int] = set()
+        for hit in rx.finditer(body):
+            start = _entry_start(body, hit.start())
+            if start < 0 or start in seen:
+                continue
+            m = _DIFF_ENTRY.match(body, start)
+            if m is None or m.end() < hit.end():
+                continue
+            seen.add(start)
+            raw = m.group(0)
+            text = "\n".join(line[1:] for line in raw.split("\n"))
+            if "to" not in text:
+                continue
+            key = (tid, " ".join(text.split()))
+            if key not in parsed:
+                item = _load_entry(text, load_yaml)
+                if item is None:
+                    continue
+                parsed[key] = item
+            net[key] = net.get(key, 0) + (1 if raw[0] == "+" else -1)
 
     result: dict[str, list[FinalEntry]] = {}
     for (tid, _), count in net.items():
@@ -409,6 +394,24 @@ def final_entries_from_diff(
     for entries in result.values():
         entries.sort(key=lambda e: e.at or "")
     return result
+
+
+# an added or removed history entry in a -U0 diff: "+  - {…}" and its deeper-indented continuation lines
+_DIFF_ENTRY = re.compile(r"([+-])([ \t]*)- [^\n]*(?:\n\1\2[ \t]+\S[^\n]*)*")
+_ENTRY_START = re.compile(r"[+-][ \t]*- ")
+_CONTINUATION = re.compile(r"[+-][ \t]+\S")
+
+
+def _entry_start(body: str, pos: int) -> int:
+    """Offset of the line starting the history entry that holds ``pos``, or -1 if it is in none."""
+    start = body.rfind("\n", 0, pos) + 1
+    for _ in range(64):
+        if _ENTRY_START.match(body, start):
+            return start
+        if start == 0 or not _CONTINUATION.match(body, start):
+            return -1
+        start = body.rfind("\n", 0, start - 1) + 1
+    return -1
 
 
 def _diff_path(raw: str) -> str | None:
@@ -441,6 +444,9 @@ def _load_entry(text: str, load_yaml: Callable[[str], object]) -> dict[str, Any]
     return None
 
 
+_NOT_PLAIN = re.compile(r"['\"\[\]{}#&*!|>%@`]")
+
+
 def _plain_flow_entry(text: str) -> dict[str, Any] | None:
     """Fast path for the usual entry, a flow mapping of plain scalars: ``- {at: …, by: alice, to: 关闭}``.
 
@@ -450,7 +456,7 @@ def _plain_flow_entry(text: str) -> dict[str, Any] | None:
     if not (joined.startswith("- {") and joined.endswith("}")):
         return None
     inner = joined[3:-1]
-    if any(ch in inner for ch in "'\"[]{}#&*!|>%@`"):
+    if _NOT_PLAIN.search(inner):
         return None
     item: dict[str, Any] = {}
     for part in inner.split(","):
@@ -504,26 +510,29 @@ def classify_commits(
     """Split commits given newest first (as ``git log`` writes them, consumed as they arrive) into
     per-ticket lists and the commits that name no ticket; a commit and its revert both leave.
 
-    ``prefixes`` (those ``id_re`` was built from) let bodies that cannot hold an ID skip the regex.
+    ``prefixes`` (those ``id_re`` was built from) let messages that cannot hold an ID skip the regex.
+    This loop runs once per commit of the range (tens of thousands): it is written for speed.
     """
-    rows: list[tuple[str, list[str], dict[str, Any]]] = []
+    by_ticket: dict[str, list[dict[str, Any]]] = {}
+    other: list[dict[str, Any]] = []
     reverts: list[tuple[str, str]] = []
-    # cheap substring tests first: most bodies name no ticket and revert nothing
+    # cheap substring tests first: most messages name no ticket, carry no trailer and revert nothing
     needles = tuple(p + "-" for p in prefixes) if prefixes is not None else ("",)
     findall = id_re.findall if id_re is not None else None
+    conv = _CONVENTIONAL.match
+    count = 0
     for c in commits:
-        body = c.body
-        subject = c.subject
+        sha, author, _email, date, subject, body = c
+        count += 1
         ids: list[str] = []
         if findall is not None:
             for needle in needles:
                 if needle in subject:
                     ids = findall(subject)
                     break
-        rec: dict[str, Any]
         if body:
             if "Sopflow-Ticket:" in body:
-                ids.extend(_TRAILER_TICKET.findall(body))
+                ids = ids + _TRAILER_TICKET.findall(body)
             if findall is not None:
                 for needle in needles:
                     if needle in body:
@@ -532,48 +541,60 @@ def classify_commits(
             if "This reverts commit " in body:
                 target = reverted_sha(body)
                 if target:
-                    reverts.append((c.sha, target))
+                    reverts.append((sha, target))
         if ids:
-            if len(ids) > 1:
-                ids = list(dict.fromkeys(ids))
-            rec = {
-                "sha": c.sha,
-                "subject": c.subject,
-                "author": c.author,
-                "date": c.date,
+            rec: dict[str, Any] = {
+                "sha": sha,
+                "subject": subject,
+                "author": author,
+                "date": date,
                 "action": trailer_action(body) if body else None,
             }
+            for tid in dict.fromkeys(ids) if len(ids) > 1 else ids:
+                lst = by_ticket.get(tid)
+                if lst is None:
+                    by_ticket[tid] = [rec]
+                else:
+                    lst.append(rec)
+            continue
+        breaking = "BREAKING" in body and _BREAKING.search(body) is not None
+        m = conv(subject)
+        if m is not None:
+            kind: str | None = m.group(1).lower()
+            scope = m.group(2)
+            breaking = breaking or m.group(3) is not None
+            desc = m.group(4)
         else:
-            kind, scope, breaking, desc = conventional(c.subject, body)
-            rec = {
-                "sha": c.sha,
-                "subject": c.subject,
-                "author": c.author,
+            kind, scope, desc = ("revert" if subject.startswith('Revert "') else None), None, subject
+        other.append(
+            {
+                "sha": sha,
+                "subject": subject,
+                "author": author,
                 "kind": kind,
                 "breaking": breaking,
                 "scope": scope,
                 "description": desc,
-                "date": c.date,
+                "date": date,
             }
-        rows.append((c.sha, ids, rec))
-    rows.reverse()
-    cancelled = _cancel({r[0] for r in rows}, reverts[::-1]) if reverts else set()
-    by_ticket: dict[str, list[dict[str, Any]]] = {}
-    other: list[dict[str, Any]] = []
-    count = 0
-    for sha, ids, rec in rows:
-        if cancelled and sha in cancelled:
-            continue
-        count += 1
-        if not ids:
-            other.append(rec)
-            continue
-        for tid in ids:
-            lst = by_ticket.get(tid)
-            if lst is None:
-                by_ticket[tid] = [rec]
-            else:
-                lst.append(rec)
+        )
+    # chronological order: oldest first
+    other.reverse()
+    for lst in by_ticket.values():
+        lst.reverse()
+    if reverts:
+        cancelled = _cancel(
+            {r["sha"] for r in other} | {r["sha"] for lst in by_ticket.values() for r in lst}, reverts[::-1]
+        )
+        if cancelled:
+            other = [r for r in other if r["sha"] not in cancelled]
+            for tid in list(by_ticket):
+                kept = [r for r in by_ticket[tid] if r["sha"] not in cancelled]
+                if kept:
+                    by_ticket[tid] = kept
+                else:
+                    del by_ticket[tid]
+            count -= len(cancelled)
     return Classified(by_ticket=by_ticket, other=other, count=count)
 
 
@@ -747,14 +768,23 @@ def template_context(notes: Mapping[str, Any], group_by: str | None = None) -> d
     }
 
 
+def known_field(notes: Mapping[str, Any], key: str) -> bool:
+    """Whether ``key`` can group tickets: a field of some workflow, a key some ticket has, or a
+    ticket attribute (``priority``, ``labels``, ``state``, ``type``)."""
+    if key in ("priority", "labels", "state", "type"):
+        return True
+    if any(key in t.get("fields", {}) for t in notes.get("types", [])):
+        return True
+    return any(key in t.get("fields", {}) for t in notes.get("tickets", []))
+
+
 def _group(tickets: list[dict[str, Any]], group_by: str | None, choices: list[str]) -> list[dict[str, Any]]:
     if not group_by:
         return [{"value": None, "label": None, "tickets": tickets}]
     groups: dict[str | None, list[dict[str, Any]]] = {}
     for t in tickets:
-        value = t.get("fields", {}).get(
-            group_by, t.get(group_by) if group_by in ("priority", "labels") else None
-        )
+        fields = t.get("fields", {})
+        value = fields[group_by] if group_by in fields else t.get(group_by)
         values = value if isinstance(value, list) else [value]
         for v in values or [None]:
             name = None if v in (None, "") else str(v)
