@@ -600,13 +600,15 @@ NOTES: dict[str, object] = {"range": "v1..HEAD", "tickets": [], "other_commits":
         ("{{ notes.no_such_key.id }}", 1, "undefined"),
         ("{% include 'other.j2' %}", 1, "no loader"),
         ("{{ 1 // 0 }}", 1, "ZeroDivisionError"),
+        ("{% for i in range(99999) %}{{ 'x' * 999 }}{% endfor %}", None, "output is longer"),
     ],
 )
-def test_template_errors_and_sandbox_escapes(template: str, line: int, message: str) -> None:
+def test_template_errors_and_sandbox_escapes(template: str, line: int | None, message: str) -> None:
     with pytest.raises(SopflowError) as info:
         render_release_notes(NOTES, template, template_name="templates/release-notes.md.j2")
     text = info.value.line()
-    assert text.startswith(f"template templates/release-notes.md.j2: line {line}: "), text
+    where = f"line {line}: " if line else ""
+    assert text.startswith(f"template templates/release-notes.md.j2: {where}"), text
     assert message in text
     assert "\n" not in text
 
@@ -742,9 +744,46 @@ def test_front_matter_helpers() -> None:
     assert release.drop_history(front) == "id: ISS-1\ntitle: x\nstate: 关闭\n"
     assert release.split_front_matter("no front matter") is None
     assert release.split_front_matter("---\nunterminated: 1\n") is None
+    assert release.split_front_matter("---\r\na: 1\r\n---\r\nbody") == "a: 1\r\n"
+    assert release.split_front_matter("---\na: 1\n----\nb: 2\n...\n") == "a: 1\n----\nb: 2\n"
+    assert release.split_front_matter("---\n---\n") == ""
+    assert release.drop_history("a: 1\nhistory: []\nb: 2\n") == "a: 1\nb: 2\n"
 
 
 def test_core_stays_pure() -> None:
     source = Path(release.__file__).read_text(encoding="utf-8")
     for word in ("subprocess", "sopflow.adapters", "import git", "os.environ", "open("):
         assert word not in source
+
+
+def test_builtin_template_exact_output(repo: Repo) -> None:
+    repo.new("ISS-1", "【20260921】局点A设备重启", customer_type="金融", release_note="修复了设备重启问题")
+    repo.new("ISS-2", "二")
+    repo.tag("v1.0", annotated=True)
+    repo.close("ISS-1")
+    repo.close("ISS-2", wrap=True)
+    feat = repo.commit("feat(export)!: CSV export replaces XLS")
+    fix = repo.commit("fix: crash on empty title")
+    misc = repo.commit("Update README")
+    notes = repo.notes()
+    expected = (
+        f"## v1.0..HEAD ({notes['date'][:10]})\n"  # type: ignore[index]
+        "\n"
+        "### ⚠ Breaking changes\n"
+        "\n"
+        f"- **export:** CSV export replaces XLS ({feat[:7]})\n"
+        "\n"
+        "### 网上问题处理\n"
+        "\n"
+        "- **ISS-1** 修复了设备重启问题\n"
+        "- **ISS-2** 二\n"
+        "\n"
+        "### Bug fixes\n"
+        "\n"
+        f"- crash on empty title ({fix[:7]})\n"
+        "\n"
+        "### Other changes\n"
+        "\n"
+        f"- Update README ({misc[:7]})\n"
+    )
+    assert render_release_notes(notes, None) == expected

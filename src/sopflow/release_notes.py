@@ -448,6 +448,8 @@ def render_release_notes(
     (``''.__class__``, ``cycler.__init__.__globals__``, …) raises :class:`SopflowError`
     ``template NAME: line N: message``; nothing is rendered.
     """
+    from jinja2.exceptions import SecurityError
+
     if template_text is None:
         template_text = builtin_template()
         template_name = template_name or "built-in"
@@ -456,15 +458,18 @@ def render_release_notes(
         raise UsageError(f"--group-by: no workflow or ticket has a field {group_by!r}")
     context = release.template_context(notes, group_by)
     env = _sandbox()
+    pieces: list[str] = []
+    size = 0
     try:
         template = env.from_string(template_text)
-        out = template.render(context)
+        for piece in template.generate(context):  # streamed, so a runaway template stops early
+            size += len(piece)
+            if size > _MAX_OUTPUT:
+                raise SecurityError(f"sandbox: the output is longer than {_MAX_OUTPUT} characters")
+            pieces.append(piece)
     except Exception as exc:
         raise _template_error(exc, name) from None
-    if len(out) > _MAX_OUTPUT:
-        raise SopflowError(
-            f"line 1: the output is larger than {_MAX_OUTPUT} characters", where=f"template {name}"
-        )
+    out = "".join(pieces)
     return out.rstrip("\n") + "\n" if out.strip() else ""
 
 

@@ -34,9 +34,10 @@ _ENV = {
     "GIT_PAGER": "cat",
     "GIT_FLUSH": "0",
 }  # GIT_FLUSH=0: no flush per commit into the pipe (it costs ~50% of a large log)
-# %H sha, %an author, %ae email, %cI committer date (strict ISO), %B raw message
-_LOG_FORMAT = "%H%x00%an%x00%ae%x00%cI%x00%B"
-_LOG_FIELDS = 5
+# %H sha, %an author, %ae email, %cI committer date (strict ISO), %s subject (first paragraph on one
+# line), %b body (the rest, with its final newline): the fields of a Commit, in order
+_LOG_FORMAT = "%H%x00%an%x00%ae%x00%cI%x00%s%x00%b"
+_LOG_FIELDS = 6
 
 
 def _env() -> dict[str, str]:
@@ -235,16 +236,11 @@ class LogReader:
 
 def _records(raw: bytes) -> list[Commit]:
     fields = raw.decode("utf-8", "replace").split("\0")
-    it = iter(fields)
+    n = _LOG_FIELDS
+    if len(fields) % n:
+        raise SopflowError("git log: unexpected output")
     new = tuple.__new__  # Commit(...) without the Python-level __new__ of a NamedTuple: this runs per commit
-    out: list[Commit] = []
-    append = out.append
-    for sha, author, email, date, msg in zip(it, it, it, it, it, strict=True):
-        subject, sep, body = msg.partition("\n\n")
-        if "\n" in subject.rstrip("\n"):
-            subject = " ".join(subject.split())
-        append(new(Commit, (sha, author, email, date, subject.strip(), body.strip("\n") if sep else "")))
-    return out
+    return [new(Commit, fields[i : i + n]) for i in range(0, len(fields), n)]
 
 
 def start_diff(root: Path, base: str, end: str, folder: str) -> subprocess.Popen[bytes]:

@@ -72,7 +72,7 @@ _ANY_ID = re.compile(r"([A-Za-z][A-Za-z0-9_]*(?:-[A-Za-z][A-Za-z0-9_]*)*-\d+)(?!
 
 class Commit(NamedTuple):
     """One commit as ``git log`` reports it. ``date`` is the committer date (ISO 8601);
-    ``subject`` is the first paragraph on one line, ``body`` the rest of the message."""
+    ``subject`` is the first paragraph on one line, ``body`` the rest of the message ("" if none)."""
 
     sha: str
     author: str
@@ -173,40 +173,33 @@ def id_from_path(path: str, id_re: re.Pattern[str] | None) -> str | None:
     return m.group(1) if m else None
 
 
+# both start with a literal "\n", which lets the regex engine skip ahead fast (a front matter with its
+# history is a few kilobytes, and the notes of a long range read hundreds of them)
+_FENCE = re.compile(r"\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\r?$)")
+_NEXT_TOP_LEVEL_KEY = re.compile(r"\n[^\s#-]")
+
+
 def split_front_matter(text: str) -> str | None:
     """The YAML between the leading ``---`` line and the next ``---`` (or ``...``) line, or ``None``."""
     if text.startswith("\ufeff"):
         text = text[1:]
     if not (text.startswith("---\n") or text.startswith("---\r\n")):
         return None
-    start = text.index("\n") + 1
-    pos = start
-    while True:
-        end = text.find("\n", pos)
-        line = text[pos:] if end < 0 else text[pos:end]
-        if line.rstrip("\r") in ("---", "..."):
-            return text[start:pos]
-        if end < 0:
-            return None
-        pos = end + 1
+    start = text.index("\n")
+    m = _FENCE.search(text, start)
+    return text[start + 1 : m.start() + 1] if m else None
 
 
 def drop_history(front: str) -> str:
     """The front matter without its ``history:`` block (it is long, and release notes read it from diffs)."""
-    idx = front.find("\nhistory:")
-    if idx < 0:
-        if not front.startswith("history:"):
+    if front.startswith("history:"):
+        idx = 0
+    else:
+        idx = front.find("\nhistory:") + 1
+        if idx == 0:
             return front
-        idx = -1
-    head = front[: idx + 1]
-    rest = front[idx + 1 :]
-    lines = rest.split("\n")
-    keep_from = len(lines)
-    for i, line in enumerate(lines[1:], start=1):
-        if line and not line[0].isspace() and not line.startswith("-") and not line.startswith("#"):
-            keep_from = i
-            break
-    return head + "\n".join(lines[keep_from:])
+    m = _NEXT_TOP_LEVEL_KEY.search(front, idx)
+    return front[:idx] + (front[m.start() + 1 :] if m else "")
 
 
 def ticket_meta(
@@ -560,10 +553,9 @@ def classify_commits(
         breaking = "BREAKING" in body and _BREAKING.search(body) is not None
         m = conv(subject)
         if m is not None:
-            kind: str | None = m.group(1).lower()
-            scope = m.group(2)
-            breaking = breaking or m.group(3) is not None
-            desc = m.group(4)
+            kind_raw, scope, bang, desc = m.groups()
+            kind: str | None = kind_raw.lower()
+            breaking = breaking or bang is not None
         else:
             kind, scope, desc = ("revert" if subject.startswith('Revert "') else None), None, subject
         other.append(
