@@ -260,6 +260,7 @@ def test_explicit_range_and_since_tag(repo: Repo) -> None:
     repo.close("ISS-3")
     assert ids(repo.notes("v1..v2")) == ["ISS-2"]
     assert ids(repo.notes("v1..")) == ["ISS-2", "ISS-3"]
+    assert repo.notes("v1..")["range"] == "v1..HEAD"
     assert ids(repo.notes("v2")) == ["ISS-1", "ISS-2"]  # one revision: its whole history
     notes = repo.notes(since_tag="v1")
     assert notes["range"] == "v1..HEAD"
@@ -510,8 +511,10 @@ def test_ticket_symlink_out_of_the_repository_is_not_read(repo: Repo, tmp_path: 
     repo.close("ISS-3")
     (repo.path / repo._path("ISS-3")).unlink()
     (repo.path / "tickets" / "ISS-3.md").symlink_to(secret)
+    (repo.path / "tickets" / "loop").symlink_to(repo.path / "tickets")  # and no endless walk
     notes = repo.notes()
     assert "SECRET" not in json.dumps(notes, ensure_ascii=False)
+    assert ticket(notes, "ISS-3")["title"] == "三"  # read from HEAD instead
 
 
 # ---------------------------------------------------------------------------------------------- output

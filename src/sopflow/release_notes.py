@@ -11,8 +11,8 @@ How the history is read (git processes per call, whatever the size of the range)
   ``--no-merges``), read while git is still walking;
 * one ``git diff -U0`` of the tickets folder between the range's two ends (tree to tree, not per commit),
   started alongside: the history entries it adds and removes tell which tickets entered a final state;
-* two or three small calls to resolve the range (``rev-parse``/``describe``/``log -1``), plus one
-  ``rev-list -1`` per ``--since``/``--until`` date;
+* two or three small calls to resolve the range (``rev-parse``, ``describe``), one more when it reaches
+  the first commit (is this a shallow clone?), and one ``rev-list -1`` per ``--since``/``--until`` date;
 * when the range does not end at HEAD: one ``ls-tree`` and one ``cat-file --batch`` for the workflows and
   the few ticket files listed (at HEAD they are read from the work tree).
 
@@ -158,7 +158,8 @@ def _release_notes(
             finals = release.final_entries_from_diff(diff_text, id_of, finals_of, _yaml_loader())
             if all_touched:
                 changed = release.changed_ids(diff_text, id_of)
-        metas = _load_tickets(root, tickets_dir, meta_rev, set(finals) | changed, id_re, by_prefix)
+        wanted = set(finals) | changed
+        metas = _load_tickets(root, tickets_dir, meta_rev, wanted, id_re, by_prefix)
 
         classified = release.classify_commits(reader, id_re, [w.prefix for w in workflows])
     except BaseException:
@@ -170,8 +171,11 @@ def _release_notes(
         reader.close()
 
     if all_touched:
-        missing = set(classified.by_ticket) - set(metas)
-        metas.update(_load_tickets(root, tickets_dir, meta_rev, missing, id_re, by_prefix))
+        wanted |= set(classified.by_ticket)
+        metas.update(_load_tickets(root, tickets_dir, meta_rev, wanted - set(metas), id_re, by_prefix))
+    if meta_rev is None and wanted - set(metas):
+        # gone from the work tree (deleted, or an unreadable link) but committed: read it from HEAD
+        metas.update(_load_tickets(root, tickets_dir, head, wanted - set(metas), id_re, by_prefix))
     newest = reader.first
     end_date = newest.date if newest is not None and newest.sha == end else gitlog.commit_date(root, end)
     return release.build_notes(
@@ -221,7 +225,7 @@ def _resolve_range(
         left, _, right = rng.partition("..")
         base = _commit(root, left or "HEAD")
         end = head if not right else _commit(root, right)
-        return rng, base, end
+        return f"{left or 'HEAD'}..{right or 'HEAD'}", base, end
     return rng, None, _commit(root, rng)
 
 
@@ -290,7 +294,8 @@ def _inside(root: Path, path: Path) -> bool:
 
 def _walk_md(root: Path, folder: str) -> list[tuple[str, Path]]:
     """``(path relative to root, path)`` of the ``.md`` files under ``folder``, sorted; symlinks that lead
-    out of the repository are left out (a pull request must not make release notes read outside files)."""
+    out of the repository are left out (a pull request must not make release notes read outside files),
+    and linked folders are not entered."""
     base = root / folder
     if not base.is_dir() or not _inside(root, base):
         return []
@@ -306,7 +311,7 @@ def _walk_md(root: Path, folder: str) -> list[tuple[str, Path]]:
             path = Path(entry.path)
             if entry.is_symlink() and not _inside(root, path):
                 continue
-            if entry.is_dir():
+            if entry.is_dir(follow_symlinks=False):  # not into linked folders: no loops
                 stack.append(path)
             elif entry.name.endswith(".md") and entry.is_file():
                 found.append((path.relative_to(root).as_posix(), path))
