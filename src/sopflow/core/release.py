@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 RESERVED_KEYS = frozenset(
@@ -82,19 +81,21 @@ class Commit(NamedTuple):
     body: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class WorkflowInfo:
+# Records are NamedTuples: immutable, typed, and cheap to define and build (no dataclasses import on
+# the release-notes path, which starts a process per run).
+
+
+class WorkflowInfo(NamedTuple):
     """What release notes need of a workflow."""
 
     type: str
     title: str
     prefix: str
     final_states: frozenset[str]
-    fields: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    fields: Mapping[str, Mapping[str, Any]] = {}  # shared, never mutated
 
 
-@dataclass(frozen=True, slots=True)
-class TicketMeta:
+class TicketMeta(NamedTuple):
     """A ticket as its file stands at the end of the range."""
 
     id: str
@@ -105,8 +106,7 @@ class TicketMeta:
     front: Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class FinalEntry:
+class FinalEntry(NamedTuple):
     """A history entry, added in the range, that moved a ticket into a final state."""
 
     ticket: str
@@ -488,13 +488,12 @@ def json_safe(value: object) -> Any:
 # --------------------------------------------------------------------------- the release-notes object
 
 
-@dataclass(slots=True)
-class Classified:
+class Classified(NamedTuple):
     """The range's commits, split: per ticket, and those that name no ticket (both oldest first)."""
 
     by_ticket: dict[str, list[dict[str, Any]]]
     other: list[dict[str, Any]]
-    count: int
+    commit_count: int
 
 
 def classify_commits(
@@ -587,7 +586,7 @@ def classify_commits(
                 else:
                     del by_ticket[tid]
             count -= len(cancelled)
-    return Classified(by_ticket=by_ticket, other=other, count=count)
+    return Classified(by_ticket=by_ticket, other=other, commit_count=count)
 
 
 def changed_ids(diff_text: str, id_of_path: Callable[[str], str | None]) -> set[str]:
@@ -677,7 +676,7 @@ def build_notes(
         {
             "tickets": tickets,
             "other_commits": classified.other,
-            "commit_count": classified.count,
+            "commit_count": classified.commit_count,
             "types": [
                 {
                     "type": w.type,
