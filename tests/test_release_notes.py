@@ -790,3 +790,42 @@ def test_builtin_template_exact_output(repo: Repo) -> None:
         f"- Update README ({misc[:7]})\n"
     )
     assert render_release_notes(notes, None) == expected
+
+
+def test_classify_agrees_with_the_helpers() -> None:
+    """classify_commits inlines conventional() and ticket_ids() for speed: they must not drift apart."""
+    rx = release.id_regex(["ISS", "FEAT"])
+    messages = [
+        ("feat(ui)!: a", ""),
+        ("fix: b", "BREAKING CHANGE: c"),
+        ("ISS-1 问题关闭", "Sopflow-Ticket: ISS-1\nSopflow-Action: 问题关闭"),
+        ("chore: x", "Sopflow-Ticket: OLD-3"),
+        ("docs: mention FEAT-2 and ISS-12x", "see ISS-4"),
+        ('Revert "feat: y"', "This reverts commit 0123456789abcdef0123456789abcdef01234567."),
+        ("plain words", "no ids"),
+    ]
+    commits = [
+        release.Commit(f"{i:040x}", "a", "a@x", "2026-01-01T00:00:00+08:00", s, b)
+        for i, (s, b) in enumerate(messages)
+    ]
+    result = release.classify_commits(reversed(commits), rx, ["ISS", "FEAT"])
+    for c in commits:
+        ids = release.ticket_ids(c.subject, c.body, rx)
+        named = sorted(tid for tid, recs in result.by_ticket.items() if any(r["sha"] == c.sha for r in recs))
+        assert named == sorted(ids), c.subject
+        if not ids:
+            rec = next(r for r in result.other if r["sha"] == c.sha)
+            kind, scope, breaking, desc = release.conventional(c.subject, c.body)
+            assert (rec["kind"], rec["scope"], rec["breaking"], rec["description"]) == (
+                kind,
+                scope,
+                breaking,
+                desc,
+            )
+    assert [r["subject"] for r in result.other] == [
+        "feat(ui)!: a",
+        "fix: b",
+        'Revert "feat: y"',
+        "plain words",
+    ]
+    assert result.commit_count == len(messages)
