@@ -52,6 +52,7 @@ def _global(
 
 from sopflow.cli import gate as _gate  # noqa: E402
 from sopflow.cli import knowledge as _knowledge  # noqa: E402
+from sopflow.cli import release as _release  # noqa: E402
 from sopflow.cli import repo as _repo  # noqa: E402
 from sopflow.cli import service as _service  # noqa: E402
 from sopflow.cli import site as _site  # noqa: E402
@@ -65,6 +66,7 @@ _views.register(app)
 _gate.register(app)
 _knowledge.register(app)
 _site.register(app)
+_release.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
