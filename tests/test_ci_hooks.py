@@ -106,7 +106,7 @@ def blocks() -> list[dict[str, Any]]:
 
 
 def github_step() -> str:
-    [wf] = [b for b in blocks() if isinstance(b, dict) and "jobs" in b]
+    [wf] = [b for b in blocks() if isinstance(b, dict) and "check" in (b.get("jobs") or {})]
     steps = wf["jobs"]["check"]["steps"]
     assert steps[0]["uses"].startswith("actions/checkout@") and steps[0]["with"]["fetch-depth"] == 0
     [run] = [s["run"] for s in steps if "run" in s and s["run"].startswith("sopflow check")]
