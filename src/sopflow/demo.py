@@ -72,7 +72,6 @@ def run_demo(path: str | None, out: Callable[[str], None] = print) -> Path:
                 _act(root, clock, reporter, "link", tid, parent_id=created["launch"][0])
             steps = STEPS.get(wtype, [1])[n % len(STEPS.get(wtype, [1]))]
             _walk(root, clock, wf, tid, steps)
-    gitrepo.run(root, "tag", "v0.2", "HEAD~3", env=env, check=False)
     _show_refusal(root, clock, created, out)
     _report(root, created, out)
     return root

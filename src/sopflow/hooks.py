@@ -14,6 +14,7 @@ from typing import Any
 
 SHOW_SECTIONS: list[str] = [
     "sopflow.service:show_section",
+    "sopflow.knowledge:show_section",
 ]
 CHECKS: list[str] = []
 BOARD_FLAGS: list[str] = [

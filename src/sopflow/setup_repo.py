@@ -102,6 +102,10 @@ def init(root: Path, example: str | None, *, commit: bool, author_env: dict[str,
         messages.append(f"initialised a git repository in {root}")
     names = [example] if example else ["task"]
     written = install(root, names, project=None if example else root.name)
+    from sopflow.merge import install_merge_driver
+
+    written += install_merge_driver(root)[0]
+    messages.append("installed the sopflow merge driver (.gitattributes and git config merge.sopflow)")
     from sopflow.adapters.files import rel
 
     rels = [rel(root, p) for p in written]

@@ -50,9 +50,13 @@ def _global(
     ctx.obj = Options(directory=directory, actor=as_, no_commit=no_commit)
 
 
+from sopflow.cli import gate as _gate  # noqa: E402
+from sopflow.cli import knowledge as _knowledge  # noqa: E402
 from sopflow.cli import recover as _recover  # noqa: E402
+from sopflow.cli import release as _release  # noqa: E402
 from sopflow.cli import repo as _repo  # noqa: E402
 from sopflow.cli import service as _service  # noqa: E402
+from sopflow.cli import site as _site  # noqa: E402
 from sopflow.cli import tickets as _tickets  # noqa: E402
 from sopflow.cli import views as _views  # noqa: E402
 
@@ -60,6 +64,10 @@ _tickets.register(app)
 _repo.register(app)
 _service.register(app)
 _views.register(app)
+_gate.register(app)
+_knowledge.register(app)
+_site.register(app)
+_release.register(app)
 _recover.register(app)
 
 

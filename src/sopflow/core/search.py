@@ -33,6 +33,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import accumulate
 from operator import add
 from typing import Any
@@ -460,8 +461,10 @@ TEXT_WEIGHT = 4.0
 MIN_COSINE = 0.05
 
 
+@lru_cache(maxsize=4096)  # a page compared with many targets (the site's 10,000 tickets) is tokenized once
 def _vector_terms(doc: Doc) -> Counter[str]:
-    """Content tokens for similarity: bigrams, single-character CJK runs and Latin words; title counted twice."""
+    """Content tokens for similarity: bigrams, single-character CJK runs and Latin words; title counted twice.
+    Cached: callers must not change the Counter returned."""
     title = _terms(_normalize(doc.title), unigrams=False)
     return Counter(_terms(_normalize(doc.text), unigrams=False) + title + title)
 

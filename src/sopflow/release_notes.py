@@ -1,0 +1,609 @@
+"""Release notes: the use case behind ``sopflow release-notes`` (SPEC section 5).
+
+:func:`release_notes` reads a range of history and returns the object ``--format json`` prints;
+:func:`render_release_notes` renders it with a Jinja2 template in a sandbox; :func:`load_template` finds
+the template (``--template PATH``, else the repository's ``templates/release-notes.md.j2``, else the
+built-in one); :func:`prepend_changelog` puts a rendered section on top of an existing changelog.
+
+How the history is read (git processes per call, whatever the size of the range):
+
+* one ``git log`` pass over the range (``-z``, NUL-separated fields, full message for trailers and IDs,
+  ``--no-merges``), read while git is still walking;
+* one ``git diff -U0`` of the tickets folder between the range's two ends (tree to tree, not per commit),
+  started alongside: the history entries it adds and removes tell which tickets entered a final state;
+* two or three small calls to resolve the range (``rev-parse``, ``describe``), one more when it reaches
+  the first commit (is this a shallow clone?), and one ``rev-list -1`` per ``--since``/``--until`` date;
+* when the range does not end at HEAD: one ``ls-tree`` and one ``cat-file --batch`` for the workflows and
+  the few ticket files listed (at HEAD they are read from the work tree).
+
+JSON object (``--format json``; keys beyond SPEC's are extras that scripts may use)::
+
+    {"range": "v1.2..HEAD", "base": sha|null, "end": sha, "date": ISO (end commit), "since": ISO|null,
+     "until": ISO|null,
+     "tickets": [{"id", "type", "title", "release_note", "commits": [{"sha", "subject", "author",
+                  "date", "action"}], "path", "state", "shipped", "entered_final_at",
+                  "entered_final_by", "priority", "labels", "fields"}],
+     "other_commits": [{"sha", "subject", "author", "kind", "breaking", "scope", "description", "date"}],
+     "commit_count": int,       # non-merge commits in the range, reverted pairs left out
+     "types": [{"type", "title", "prefix", "final_states", "fields": {key: {"label", "choices"?}}}]}
+
+Template context: see :func:`sopflow.core.release.template_context` (``notes`` is the object above).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import re
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sopflow.adapters import gitlog
+from sopflow.core import release
+from sopflow.errors import SopflowError, UsageError
+
+if TYPE_CHECKING:
+    import subprocess
+
+BUILTIN_TEMPLATE = "release-notes.md.j2"
+REPO_TEMPLATE = "release-notes.md.j2"
+_MAX_OUTPUT = 50_000_000  # characters a template may produce
+_MAX_REPEAT = 1_000_000  # length of a string or list a template may build with * or **
+
+
+# --------------------------------------------------------------------------- the notes
+
+
+def release_notes(
+    root: Path,
+    rng: str | None = None,
+    *,
+    since_tag: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    all_touched: bool = False,
+    tickets_dir: str = "tickets",
+    workflows_dir: str = "workflows",
+    timezone: str | tzinfo | None = None,
+) -> dict[str, Any]:
+    """The release-notes object for a range of history (see the module docstring for its keys).
+
+    ``rng``: ``None`` (from the newest tag reachable from HEAD, or the whole history if there is none),
+    ``A..B``, ``A..`` (to HEAD), or one revision (its whole history). ``since_tag`` starts the range at a
+    tag. ``since``/``until`` (``YYYY-MM-DD`` or ISO 8601; a date alone means the whole day, in
+    ``timezone`` or the machine's) keep the commits whose committer date falls in the window.
+    ``all_touched`` lists every ticket a commit of the range names or changes, not only those shipped.
+    """
+    # tens of thousands of small records: the cyclic GC would rescan them again and again for nothing
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        return _release_notes(
+            root,
+            rng,
+            since_tag=since_tag,
+            since=since,
+            until=until,
+            all_touched=all_touched,
+            tickets_dir=tickets_dir,
+            workflows_dir=workflows_dir,
+            timezone=timezone,
+        )
+    finally:
+        if gc_was_on:
+            gc.enable()
+
+
+def _release_notes(
+    root: Path,
+    rng: str | None,
+    *,
+    since_tag: str | None,
+    since: str | None,
+    until: str | None,
+    all_touched: bool,
+    tickets_dir: str,
+    workflows_dir: str,
+    timezone: str | tzinfo | None,
+) -> dict[str, Any]:
+    root = Path(root)
+    head = gitlog.head(root)
+    if head is None:
+        raise SopflowError("the repository has no commits yet: nothing to release", where=str(root))
+
+    label, base, end = _resolve_range(root, rng, since_tag, head)
+    tz = _tz(timezone)
+    since_s = _git_date(since, tz, end_of_day=False, what="--since") if since else None
+    until_s = _git_date(until, tz, end_of_day=True, what="--until") if until else None
+    revs = [end] if base is None else [end, f"^{base}"]
+
+    if base is None and gitlog.is_shallow(root):
+        raise SopflowError(
+            "this is a shallow clone and the range reaches back to the first commit, which it lacks",
+            hint="fetch the whole history (git fetch --unshallow; fetch-depth: 0 in CI) or give a range",
+        )
+    reader = gitlog.LogReader(root, revs, since=since_s, until=until_s)
+    diff_proc: subprocess.Popen[bytes] | None = None
+    try:
+        # the tree diff's ends: the state just before the window and at its end
+        diff_base: str | None = base
+        diff_end: str | None = end
+        if since_s:
+            diff_base = gitlog.last_before(root, revs, _minus_one_second(since_s)) or base
+        if until_s:
+            diff_end = gitlog.last_before(root, revs, until_s) or diff_base
+        if diff_end is not None and diff_end != diff_base:
+            diff_proc = gitlog.start_diff(root, diff_base or gitlog.empty_tree(root), diff_end, tickets_dir)
+        at_head = diff_end == head
+        meta_rev = None if at_head else (diff_end or end)
+        workflows = _load_workflows(root, workflows_dir, meta_rev)
+        id_re = release.id_regex(w.prefix for w in workflows)
+        by_prefix = {w.prefix: w for w in workflows}
+
+        # while git log runs (its pipe drained by a thread), read the diff and the tickets it ships
+        finals: dict[str, list[release.FinalEntry]] = {}
+        changed: set[str] = set()
+        if diff_proc is not None:
+            diff_text = gitlog.finish(root, diff_proc, "diff")
+
+            def id_of(path: str) -> str | None:
+                return release.id_from_path(path, id_re)
+
+            def finals_of(tid: str) -> frozenset[str]:
+                wf = by_prefix.get(tid.rsplit("-", 1)[0])
+                return wf.final_states if wf else frozenset()
+
+            finals = release.final_entries_from_diff(diff_text, id_of, finals_of, _yaml_loader())
+            if all_touched:
+                changed = release.changed_ids(diff_text, id_of)
+        wanted = set(finals) | changed
+        metas = _load_tickets(root, tickets_dir, meta_rev, wanted, id_re, by_prefix)
+
+        classified = release.classify_commits(reader, id_re, [w.prefix for w in workflows])
+    except BaseException:
+        if diff_proc is not None and diff_proc.poll() is None:
+            diff_proc.kill()
+            diff_proc.communicate()
+        raise
+    finally:
+        reader.close()
+
+    if all_touched:
+        wanted |= set(classified.by_ticket)
+        metas.update(_load_tickets(root, tickets_dir, meta_rev, wanted - set(metas), id_re, by_prefix))
+    if meta_rev is None and wanted - set(metas):
+        # gone from the work tree (deleted, or an unreadable link) but committed: read it from HEAD
+        metas.update(_load_tickets(root, tickets_dir, head, wanted - set(metas), id_re, by_prefix))
+    newest = reader.first
+    end_date = newest.date if newest is not None and newest.sha == end else gitlog.commit_date(root, end)
+    return release.build_notes(
+        range_label=label,
+        classified=classified,
+        finals=finals,
+        metas=metas,
+        workflows=workflows,
+        changed_tickets=changed,
+        all_touched=all_touched,
+        extra={
+            "base": base,
+            "end": end,
+            "date": end_date,
+            "since": since_s and _iso(since_s),
+            "until": until_s and _iso(until_s),
+        },
+    )
+
+
+def _resolve_range(
+    root: Path, rng: str | None, since_tag: str | None, head: str
+) -> tuple[str, str | None, str]:
+    """``(label, base commit or None, end commit)``."""
+    if rng is not None:
+        rng = rng.strip()
+        if not rng:
+            rng = None
+    if since_tag is not None:
+        if rng is not None and ".." in rng:
+            raise UsageError("give a range or --since-tag, not both")
+        base = gitlog.tag_commit(root, since_tag)
+        if base is None:
+            raise SopflowError(f"unknown tag: {since_tag}")
+        end_name = rng or "HEAD"
+        end = head if rng is None else _commit(root, rng)
+        return f"{since_tag}..{end_name}", base, end
+    if rng is None:
+        tag = gitlog.nearest_tag(root, "HEAD")
+        if tag is None:
+            return "HEAD", None, head
+        base = gitlog.resolve(root, tag)
+        return f"{tag}..HEAD", base, head
+    if "..." in rng:
+        raise SopflowError(f"symmetric ranges are not supported: {rng} (use A..B)")
+    if ".." in rng:
+        left, _, right = rng.partition("..")
+        base = _commit(root, left or "HEAD")
+        end = head if not right else _commit(root, right)
+        return f"{left or 'HEAD'}..{right or 'HEAD'}", base, end
+    return rng, None, _commit(root, rng)
+
+
+def _commit(root: Path, rev: str) -> str:
+    sha = gitlog.resolve(root, rev)
+    if sha is None:
+        raise SopflowError(f"unknown revision: {rev}")
+    return sha
+
+
+def _tz(timezone: str | tzinfo | None) -> tzinfo | None:
+    if timezone is None or isinstance(timezone, tzinfo):
+        return timezone
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SopflowError(f"unknown time zone: {timezone}") from exc
+
+
+def _git_date(text: str, tz: tzinfo | None, *, end_of_day: bool, what: str) -> str:
+    """A date for git: ``YYYY-MM-DD HH:MM:SS +HHMM``; a bare date is the start (or end) of that day."""
+    text = text.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            day = date.fromisoformat(text)
+            moment = datetime(day.year, day.month, day.day)
+            if end_of_day:
+                moment += timedelta(days=1, seconds=-1)
+        else:
+            moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise UsageError(f"{what}: not a date (use YYYY-MM-DD or ISO 8601): {text!r}") from exc
+    moment = moment.replace(tzinfo=tz) if moment.tzinfo is None and tz is not None else moment
+    moment = moment.astimezone() if moment.tzinfo is None else moment
+    return moment.strftime("%Y-%m-%d %H:%M:%S %z")
+
+
+def _minus_one_second(git_date: str) -> str:
+    moment = datetime.strptime(git_date, "%Y-%m-%d %H:%M:%S %z") - timedelta(seconds=1)
+    return moment.strftime("%Y-%m-%d %H:%M:%S %z")
+
+
+def _iso(git_date: str) -> str:
+    return datetime.strptime(git_date, "%Y-%m-%d %H:%M:%S %z").isoformat()
+
+
+def _yaml_loader() -> Callable[[str], object]:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    def load(text: str) -> object:
+        return yaml.load(text, Loader=loader)
+
+    return load
+
+
+def _inside(root: Path, path: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except OSError:
+        return False
+
+
+def _walk_md(root: Path, folder: str) -> list[tuple[str, Path]]:
+    """``(path relative to root, path)`` of the ``.md`` files under ``folder``, sorted; symlinks that lead
+    out of the repository are left out (a pull request must not make release notes read outside files),
+    and linked folders are not entered."""
+    base = root / folder
+    if not base.is_dir() or not _inside(root, base):
+        return []
+    found: list[tuple[str, Path]] = []
+    stack = [base]
+    while stack:
+        current = stack.pop()
+        try:
+            entries = list(os.scandir(current))
+        except OSError:
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.is_symlink() and not _inside(root, path):
+                continue
+            if entry.is_dir(follow_symlinks=False):  # not into linked folders: no loops
+                stack.append(path)
+            elif entry.name.endswith(".md") and entry.is_file():
+                found.append((path.relative_to(root).as_posix(), path))
+    found.sort()
+    return found
+
+
+def _load_workflows(root: Path, folder: str, rev: str | None) -> list[release.WorkflowInfo]:
+    """The workflows at ``rev`` (``None``: the work tree), in file-name order; broken ones are skipped."""
+    texts: dict[str, str] = {}
+    if rev is None:
+        base = root / folder
+        if base.is_dir() and _inside(root, base):
+            for path in sorted(base.glob("*.yaml")):
+                if path.is_file() and _inside(root, path):
+                    try:
+                        texts[path.stem] = path.read_text(encoding="utf-8")
+                    except (OSError, UnicodeDecodeError):
+                        continue
+    else:
+        prefix = folder.strip("/") + "/"
+        names = [
+            p
+            for p in gitlog.list_files(root, rev, folder)
+            if p.endswith(".yaml") and p.startswith(prefix) and "/" not in p[len(prefix) :]
+        ]
+        for rel, text in gitlog.read_files(root, rev, sorted(names)).items():
+            texts[rel.rsplit("/", 1)[-1][: -len(".yaml")]] = text
+    load = _yaml_loader()
+    result: list[release.WorkflowInfo] = []
+    for stem, text in texts.items():
+        try:
+            info = release.parse_workflow(load(text), stem)
+        except Exception:  # `sopflow check` reports broken workflows; release notes use the rest
+            continue
+        if info is not None:
+            result.append(info)
+    return result
+
+
+def _load_tickets(
+    root: Path,
+    folder: str,
+    rev: str | None,
+    wanted: set[str],
+    id_re: re.Pattern[str] | None,
+    by_prefix: Mapping[str, release.WorkflowInfo],
+) -> dict[str, release.TicketMeta]:
+    """Front matter of the ``wanted`` tickets at ``rev`` (``None``: the work tree)."""
+    if not wanted:
+        return {}
+    paths: dict[str, str] = {}
+    texts: dict[str, str] = {}
+    if rev is None:
+        for rel, path in _walk_md(root, folder):
+            tid = release.id_from_path(rel, id_re)
+            if tid in wanted and tid not in paths:
+                try:
+                    texts[rel] = path.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    continue
+                paths[tid] = rel
+    else:
+        for rel in sorted(gitlog.list_files(root, rev, folder)):
+            tid = release.id_from_path(rel, id_re)
+            if tid in wanted and tid not in paths:
+                paths[tid] = rel
+        texts = gitlog.read_files(root, rev, list(paths.values()))
+    load = _yaml_loader()
+    metas: dict[str, release.TicketMeta] = {}
+    for tid, rel in paths.items():
+        front = release.split_front_matter(texts.get(rel, ""))
+        loaded: object = None
+        if front is not None:
+            try:
+                loaded = load(release.drop_history(front))
+            except Exception:  # a broken ticket still gets a line, under its ID
+                loaded = None
+        metas[tid] = release.ticket_meta(tid, rel, loaded, by_prefix)
+    return metas
+
+
+# --------------------------------------------------------------------------- templates
+
+
+def builtin_template() -> str:
+    """The text of the built-in Markdown template."""
+    from importlib import resources
+
+    return (resources.files("sopflow") / "templates_builtin" / BUILTIN_TEMPLATE).read_text(encoding="utf-8")
+
+
+def load_template(
+    root: Path, template: str | Path | None = None, *, templates_dir: str = "templates"
+) -> tuple[str | None, str]:
+    """``(text, name)`` of the template to use: ``template`` (``--template PATH``, relative to the current
+    directory), else ``<templates_dir>/release-notes.md.j2`` in the repository, else ``(None, "built-in")``.
+
+    Either path must resolve inside the repository (a symlink pointing out of it is refused).
+    """
+    root = Path(root)
+    if template is not None:
+        path = Path(template)
+        if not path.is_absolute():
+            path = Path.cwd() / path
+        where = str(template)
+    else:
+        path = root / templates_dir / REPO_TEMPLATE
+        if not (path.exists() or path.is_symlink()):
+            return None, "built-in"
+        where = f"{templates_dir}/{REPO_TEMPLATE}"
+    if not _inside(root, path):
+        raise SopflowError("the template must be inside the repository", where=where)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise SopflowError("no such template", where=where) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SopflowError(f"cannot read the template: {exc}", where=where) from exc
+    try:
+        name = path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        name = where
+    return text, name
+
+
+def render_release_notes(
+    notes: Mapping[str, Any],
+    template_text: str | None = None,
+    *,
+    group_by: str | None = None,
+    template_name: str | None = None,
+) -> str:
+    """Render ``notes`` with ``template_text`` (``None``: the built-in template) in Jinja2's sandbox.
+
+    Templates see :func:`sopflow.core.release.template_context`; undefined names are errors
+    (``StrictUndefined``: test optional values with ``is defined`` or ``.get``); ``trim_blocks`` and
+    ``lstrip_blocks`` are on; trailing blank lines are trimmed to one newline. A syntax error, a runtime error, or an attempt to reach Python internals
+    (``''.__class__``, ``cycler.__init__.__globals__``, …) raises :class:`SopflowError`
+    ``template NAME: line N: message``; nothing is rendered.
+    """
+    from jinja2.exceptions import SecurityError
+
+    if template_text is None:
+        template_text = builtin_template()
+        template_name = template_name or "built-in"
+    name = template_name or "<template>"
+    if group_by and not release.known_field(notes, group_by):
+        raise UsageError(f"--group-by: no workflow or ticket has a field {group_by!r}")
+    context = release.template_context(notes, group_by)
+    env = _sandbox()
+    pieces: list[str] = []
+    size = 0
+    try:
+        template = env.from_string(template_text)
+        for piece in template.generate(context):  # streamed, so a runaway template stops early
+            size += len(piece)
+            if size > _MAX_OUTPUT:
+                raise SecurityError(f"sandbox: the output is longer than {_MAX_OUTPUT} characters")
+            pieces.append(piece)
+    except Exception as exc:
+        raise _template_error(exc, name) from None
+    out = "".join(pieces)
+    return out.rstrip("\n") + "\n" if out.strip() else ""
+
+
+def _sandbox() -> Any:
+    import operator
+
+    from jinja2 import StrictUndefined
+    from jinja2.exceptions import SecurityError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    class Sandbox(ImmutableSandboxedEnvironment):
+        """The stock immutable sandbox, made strict: touching an unsafe attribute fails at once (instead of
+        yielding an undefined value that prints as nothing), and ``*``/``**`` cannot build huge values."""
+
+        intercepted_binops = frozenset({"*", "**"})
+
+        def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
+            raise SecurityError(
+                f"sandbox: access to attribute {attribute!r} of a {type(obj).__name__!r} object is not allowed"
+            )
+
+        def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
+            if op == "*":
+                for seq, n in ((left, right), (right, left)):
+                    if (
+                        isinstance(seq, str | list | tuple)
+                        and isinstance(n, int)
+                        and len(seq) * n > _MAX_REPEAT
+                    ):
+                        raise SecurityError("sandbox: the result of * would be too large")
+                return operator.mul(left, right)
+            if op == "**":
+                if (
+                    isinstance(left, int)
+                    and isinstance(right, int)
+                    and abs(left) > 1
+                    and right * max(abs(left).bit_length(), 1) > 64_000
+                ):
+                    raise SecurityError("sandbox: the result of ** would be too large")
+                return operator.pow(left, right)
+            return super().call_binop(context, op, left, right)
+
+    return Sandbox(
+        undefined=StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _template_error(exc: Exception, name: str) -> SopflowError:
+    from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
+
+    line: int | None = None
+    if isinstance(exc, TemplateSyntaxError):
+        line = exc.lineno
+    else:
+        tb = exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == "<template>":
+                line = tb.tb_lineno
+            tb = tb.tb_next
+    msg = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, SecurityError) and not msg.startswith("sandbox:"):
+        msg = f"sandbox: {msg}"
+    elif isinstance(exc, UndefinedError):
+        msg = f"undefined: {msg}"
+    elif not isinstance(exc, TemplateSyntaxError | SecurityError):
+        msg = f"{type(exc).__name__}: {msg}"
+    msg = " ".join(msg.split())
+    return SopflowError(f"line {line}: {msg}" if line else msg, where=f"template {name}")
+
+
+# --------------------------------------------------------------------------- changelog files
+
+
+def prepend_changelog(path: Path, section: str) -> None:
+    """Put ``section`` on top of the changelog at ``path`` (created if missing), atomically.
+
+    The existing bytes are kept as they are, below the new section; a leading ``# Title`` line stays on
+    top. The section is separated from its neighbours by one blank line and written with the file's line
+    endings (CRLF if the file uses them).
+    """
+    path = Path(path)
+    try:
+        old = path.read_bytes()
+    except FileNotFoundError:
+        old = b""
+    crlf = old.count(b"\r\n") * 2 > old.count(b"\n")
+    nl = b"\r\n" if crlf else b"\n"
+    body = section.replace("\r\n", "\n").strip("\n").encode("utf-8").replace(b"\n", nl)
+    head, rest = b"", old
+    probe = old[3:] if old.startswith(b"\xef\xbb\xbf") else old
+    if probe.startswith(b"# "):
+        cut = old.find(b"\n")
+        head, rest = (old, b"") if cut < 0 else (old[: cut + 1], old[cut + 1 :])
+        if not head.endswith(b"\n"):
+            head += nl
+        head += nl
+    if not rest:
+        new = head + body + nl
+    elif rest.startswith((b"\n", b"\r\n")):
+        new = head + body + nl + rest
+    else:
+        new = head + body + nl + nl + rest
+    write_atomic(path, new)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    import contextlib
+    import tempfile
+
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    mode = None
+    with contextlib.suppress(FileNotFoundError):
+        mode = path.stat().st_mode & 0o7777
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
