@@ -465,13 +465,16 @@ def render_release_notes(
     env = _sandbox()
     pieces: list[str] = []
     size = 0
+    from sopflow.adapters.templates import bounded
+
     try:
-        template = env.from_string(template_text)
-        for piece in template.generate(context):  # streamed, so a runaway template stops early
-            size += len(piece)
-            if size > _MAX_OUTPUT:
-                raise SecurityError(f"sandbox: the output is longer than {_MAX_OUTPUT} characters")
-            pieces.append(piece)
+        with bounded():  # a time limit and a memory allowance
+            template = env.from_string(template_text)
+            for piece in template.generate(context):  # streamed, so a runaway template stops early
+                size += len(piece)
+                if size > _MAX_OUTPUT:
+                    raise SecurityError(f"sandbox: the output is longer than {_MAX_OUTPUT} characters")
+                pieces.append(piece)
     except Exception as exc:
         raise _template_error(exc, name) from None
     out = "".join(pieces)

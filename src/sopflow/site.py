@@ -996,8 +996,11 @@ def _render(env: Any, page: Page, strings: Mapping[str, str]) -> bytes:
     ctx["t"] = strings
     ctx["page_path"] = page.path
     name = page.template
+    from sopflow.adapters.templates import bounded
+
     try:
-        text = str(env.get_template(name).render(**ctx))
+        with bounded():  # templates/site/ comes from the repository: a time limit and a memory allowance
+            text = str(env.get_template(name).render(**ctx))
     except SecurityError as exc:
         raise SopflowError(f"template refused by the sandbox: {exc}", where=name) from None
     except TemplateError as exc:

@@ -3,7 +3,8 @@
 The immutable sandbox stops code execution (no private attributes, no mutation of passed-in objects,
 ``range`` capped). A hostile template can still try to exhaust the machine, so rendering is also bounded:
 ``*`` and ``**`` refuse results that would be huge (big-number arithmetic cannot be interrupted), the render
-gets a time limit and (on Linux) a memory allowance, and the output a size limit. ``lipsum`` is removed.
+gets a time limit and (on Linux) a memory allowance (:func:`bounded`, for every renderer of templates that
+come from the repository), and the output a size limit. ``lipsum`` is removed.
 """
 
 from __future__ import annotations
@@ -23,10 +24,6 @@ MEMORY_ALLOWANCE = 512 * 1024 * 1024  # bytes of address space a render may add
 MAX_OUTPUT = 1_000_000  # characters
 MAX_REPEAT = 1_000_000  # length of a string or list made with '*'
 MAX_INT_BITS = 100_000  # size of a number made with '*' or '**'
-
-
-class _Timeout(Exception):
-    pass
 
 
 def environment() -> Any:
@@ -60,16 +57,26 @@ def _check_binop(operator: str, left: Any, right: Any) -> None:
         raise SecurityError("'**' would make a number too large")
 
 
+def _limit(message: str) -> Exception:
+    from jinja2.exceptions import SecurityError
+
+    return SecurityError(message)
+
+
 @contextlib.contextmanager
-def _bounded() -> Iterator[None]:
-    """A time limit (SIGALRM timer) and a memory allowance (RLIMIT_AS) around a render, where available."""
+def bounded() -> Iterator[None]:
+    """Around a render: a time limit (SIGALRM timer) and a memory allowance (RLIMIT_AS), where available.
+
+    Going past either raises Jinja2's ``SecurityError`` ("rendering took longer than …", "rendering needs
+    more memory than …"), which every renderer already reports as a refusal of the sandbox.
+    """
     restore: list[Any] = []
     try:
         if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer") \
                 and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0):
 
             def on_alarm(signum: int, frame: Any) -> None:
-                raise _Timeout
+                raise _limit(f"rendering took longer than {TIME_LIMIT:g} s")
 
             old = signal.signal(signal.SIGALRM, on_alarm)
             signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
@@ -88,6 +95,8 @@ def _bounded() -> Iterator[None]:
         pass
     try:
         yield
+    except MemoryError:
+        raise _limit(f"rendering needs more than {MEMORY_ALLOWANCE >> 20} MB of memory") from None
     finally:
         for undo in reversed(restore):
             undo()
@@ -99,7 +108,7 @@ def render_string(text: str, context: dict[str, Any], name: str) -> str:
 
     env = environment()
     try:
-        with _bounded():
+        with bounded():
             out = str(env.from_string(text).render(**context))
     except SecurityError as exc:
         raise SopflowError(f"template refused by the sandbox: {exc}", where=name) from None
@@ -107,10 +116,6 @@ def render_string(text: str, context: dict[str, Any], name: str) -> str:
         line = getattr(exc, "lineno", None)
         where = f"{name}:{line}" if line else name
         raise SopflowError(f"template error: {exc.message or exc}", where=where) from None
-    except _Timeout:
-        raise SopflowError(f"template took longer than {TIME_LIMIT:g} s to render", where=name) from None
-    except MemoryError:
-        raise SopflowError("template needs too much memory to render", where=name) from None
     except RecursionError:
         raise SopflowError("template recursion too deep", where=name) from None
     except Exception as exc:  # a template can raise anything through filters; never a traceback

@@ -192,6 +192,7 @@ def parse_workflow(
                 choices = []
         elif choices is not None:
             err((*kp, "choices"), f"field {name}: choices only apply to choice and multi fields")
+            choices = []
         for key in spec:
             if key not in ("label", "type", "required", "default", "readonly", "help", "choices", "min", "max",
                            "max_length"):
