@@ -241,7 +241,8 @@ def _git_entries(root: Path, tickets_dir: str, since: str | None) -> tuple[dict[
 
     rng = [f"{since}..HEAD"] if since else ["HEAD"]
     out = gitrepo.run(root, "-c", "core.quotePath=false", "log", "--reverse", "--no-renames", "--no-color",
-                      "--no-ext-diff", "--unified=0", "--format=%x1e%H%x1f%an%x1f%aI%x1f%s", "-p", *rng,
+                      "--no-ext-diff", "--no-textconv", "--unified=0", "--format=%x1e%H%x1f%an%x1f%aI%x1f%s",
+                      "-p", *rng,
                       "--", tickets_dir, check=False)
     entries: dict[str, list[tuple[str, str]]] = {}
     commits: dict[str, Commit] = {}
