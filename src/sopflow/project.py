@@ -271,7 +271,11 @@ class Project:
         return counts
 
     def children_of(self, ticket_id: str) -> list[dict[str, Any]]:
-        return [d for d in self.excerpts() if parent(d) == ticket_id]
+        if getattr(self, "_excerpts", None) is not None:
+            return [d for d in self.excerpts() if parent(d) == ticket_id]
+        from sopflow.index import children
+
+        return children(self, ticket_id)  # without loading every excerpt
 
     # ------------------------------------------------------------ ids
     def next_id(self, wf: Workflow) -> str:

@@ -17,7 +17,9 @@ def select(p: Project, c: Criteria, *, text: str | None = None) -> list[Mapping[
 
     items: list[Mapping[str, Any]] = [d for d in p.excerpts() if matches(d, c, final)]
     if text and text.strip():
-        items = [d for d in items if _text_match(p, d, text)]
+        from sopflow.index import text_filter
+
+        items = text_filter(p, items, text)
     return items
 
 

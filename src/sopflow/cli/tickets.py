@@ -149,7 +149,9 @@ def register(app: typer.Typer) -> None:
                      labels=label or (), where=pairs(where, "--where"), open=open_, closed=closed)
         items = sort_items(select(p, c, text=text), sort)
         if fmt == "json":
-            echo_json([{k: v for k, v in d.items() if k != "body"} for d in items])
+            from sopflow.index import write_json_list
+
+            write_json_list(p, items)
         elif fmt == "csv":
             from sopflow.render.tickets import list_csv
 
