@@ -427,3 +427,36 @@ def test_progress_bar_only_on_a_terminal() -> None:
     bar.close()
     assert "indexing [" in loud.getvalue() and "50/100" in loud.getvalue()
     assert loud.getvalue().endswith("\r\x1b[K")
+
+
+# ------------------------------------------------------------------ check reuses the index, same results
+
+
+def test_check_gives_the_same_problems_from_the_index(ten: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = {
+        11: ticket(11, state="不存在"), 12: ticket(12).replace("title: ", "title: \n_old: ", 1),
+        13: ticket(13).replace("id: ISS-13", "id: ISS-1"), 14: ticket(14, extra="path: own/path\nextra_key: 1\n"),
+        15: ticket(15).replace("history:\n", "history:\n  - {at: x}\n", 1), 16: ticket(16, parent="999"),
+        17: ticket(17, extra="when: !!timestamp 2026-01-01\n"), 18: ticket(18) + "<<<<<<< HEAD\n",
+        19: "---\nid: ISS-19\ntitle: [unclosed\n---\n", 20: ticket(20, extra="roles: {1: fan}\n"),
+    }
+    for n, text in broken.items():
+        ten.write(f"tickets/ISS-{n}.md", text)
+    (ten.root / "tickets/ISS-21.md").write_bytes(b"---\nid: ISS-21\n\xff\n---\n")
+    os.symlink(ten.root / "tickets/ISS-2.md", ten.root / "tickets/ISS-22.md")
+    settle()
+    runs = [ten.run("check", "--format", "json") for _ in range(2)]  # building the index, then from it
+    import sopflow.index as ix
+
+    full = ix.ticket_front_matters
+    monkeypatch.setattr(ix, "ticket_front_matters",
+                        lambda p: [(path, rel, None) for path, rel, _ in full(p)])  # every file parsed by check
+    runs.append(ten.run("check", "--format", "json"))
+    assert runs[0].out == runs[1].out == runs[2].out
+    problems = json.loads(runs[0].out)["problems"]
+    codes = {(p["path"], p["code"]) for p in problems}
+    for expected in [("tickets/ISS-11.md", "unknown-state"), ("tickets/ISS-14.md", "unknown-field"),
+                     ("tickets/ISS-15.md", "history"), ("tickets/ISS-18.md", "conflict"),
+                     ("tickets/ISS-21.md", "encoding"), ("tickets/ISS-2.md", "symlink")]:
+        assert expected in codes
+    assert any(p["code"] == "history" and p["line"] for p in problems)  # a line number, read from the file

@@ -243,9 +243,26 @@ class _CacheFile:
         except ValueError:
             raise _Corrupt from None
 
-    def part_bytes(self, n: int) -> bytes:
+    def part_bytes(self, n: int, *, keep_open: bool = False) -> bytes:
         if n != self.next_part:
             raise _Corrupt
+        data = self._read(n)
+        self.next_part += 1
+        if self.next_part == len(self.head["parts"]) and not keep_open:
+            self.close()
+        return data
+
+    def reread(self, n: int) -> bytes | None:
+        """Part ``n`` again, from the same file (even if another process has replaced it since)."""
+        try:
+            self.fh.seek(self.offset + sum(size for size, _ in self.head["parts"][:n]))
+            return self._read(n)
+        except (OSError, ValueError, _Corrupt):
+            return None
+        finally:
+            self.close()
+
+    def _read(self, n: int) -> bytes:
         size, digest = self.head["parts"][n]
         try:
             data = self.fh.read(size)
@@ -253,9 +270,6 @@ class _CacheFile:
             raise _Corrupt from None
         if len(data) != size or _digest(data) != digest:
             raise _Corrupt
-        self.next_part += 1
-        if self.next_part == len(self.head["parts"]):
-            self.close()
         return data
 
     def close(self) -> None:
@@ -291,6 +305,7 @@ class _Entry:
     key: Key
     parent: str | None
     data: dict[str, Any] | None = None  # None: unparseable, or not loaded yet (see Index.loaded)
+    own_path: bool = False  # the front matter has a 'path' key of its own (the excerpt's 'path' replaced it)
 
 
 @dataclass
@@ -309,8 +324,9 @@ class Index:
     _file: _CacheFile | None = None
     _cached_order: list[str] = field(default_factory=list)
     _found: dict[str, tuple[Key, bool]] = field(default_factory=dict)
-    _b: tuple[list[str], bytes] | None = None  # part B as read or written: names, and one JSON text a line
-    _lines: dict[str, bytes] | None = None
+    # part B as written (or the cache file to read it again from): names, and one JSON text a line
+    _b: tuple[list[str], bytes | _CacheFile] | None = None
+    _lines: tuple[bytes, dict[str, tuple[int, int]]] | None = None
     _started: int = 0
 
     @classmethod
@@ -387,13 +403,13 @@ class Index:
             if link:
                 self.volatile[name] = self._parse_symlink(name)
                 continue
-            data, exact = self._parse(name)
+            data, exact, own_path = self._parse_own(name)
             if not exact or max(key[1], key[2]) >= racy_after:
                 # Not cached: values JSON cannot carry, or "racily clean" (the file may change again within
                 # its timestamps' granularity, unseen). It is parsed again next run.
                 self.volatile[name] = data
                 continue
-            self.entries[name] = _Entry(key, _parent(data), data)
+            self.entries[name] = _Entry(key, _parent(data), data, own_path)
             dirty = True
         if bar is not None:
             bar.close()
@@ -401,13 +417,19 @@ class Index:
             self._save()
 
     def _parse(self, name: str) -> tuple[dict[str, Any] | None, bool]:
+        data, exact, _ = self._parse_own(name)
+        return data, exact
+
+    def _parse_own(self, name: str) -> tuple[dict[str, Any] | None, bool, bool]:
+        """(excerpt, exact, whether the front matter has a 'path' key of its own)."""
         text = _read(os.path.join(self.tickets_dir, name))
         if text is None:
-            return None, True
+            return None, True, False
         data, exact = front_matter(text)
+        own = data is not None and "path" in data
         if data is not None:
             data["path"] = f"{self.rel_dir}/{name}"
-        return data, exact
+        return data, exact, own
 
     def _parse_symlink(self, name: str) -> dict[str, Any] | None:
         from sopflow.errors import SopflowError
@@ -437,6 +459,8 @@ class Index:
             # so only the shape is checked here: the digests already vouch for the bytes.
             out = {name: _Entry((key[0], key[1], key[2], key[3]), par)
                    for name, key, par in zip(names, keys, parents, strict=True)}
+            for name in a["own_path"]:
+                out[name].own_path = True
         except (_Corrupt, KeyError, TypeError, IndexError, ValueError):
             f.close()
             return {}
@@ -454,9 +478,9 @@ class Index:
         if f is None:
             return not self.entries
         try:
-            raw = f.part_bytes(1)
             try:
-                b = json.loads(raw)
+                # decoded first and the bytes let go: the peak memory of a big list holds one copy, not two
+                b = json.loads(f.part_bytes(1, keep_open=True).decode("utf-8"))
             except ValueError:
                 raise _Corrupt from None
             if not isinstance(b, list) or len(b) != len(self._cached_order):
@@ -472,7 +496,7 @@ class Index:
             f.close()
             self.entries.clear()
             return False
-        self._b = (self._cached_order, raw)
+        self._b = (self._cached_order, f)
         return True
 
     def _ensure_loaded(self) -> None:
@@ -486,12 +510,15 @@ class Index:
         ents = [self.entries[n] for n in names]
         try:
             a = json.dumps({"names": names, "keys": [list(e.key) for e in ents],
-                            "parents": [e.parent for e in ents]},
+                            "parents": [e.parent for e in ents],
+                            "own_path": [n for n, e in zip(names, ents, strict=True) if e.own_path]},
                            ensure_ascii=False, separators=(",", ":")).encode("utf-8")
             encode = json.JSONEncoder(ensure_ascii=False).encode
             b = _json_array([encode(e.data) for e in ents]).encode("utf-8")
         except (TypeError, ValueError, UnicodeEncodeError):
             return
+        if self._b is not None and isinstance(self._b[1], _CacheFile):
+            self._b[1].close()
         self._b = (names, b)
         self._lines = None
         _write_atomic(self.path, [_header(FORMAT, self._meta(), [a, b]), a, b])
@@ -518,10 +545,29 @@ class Index:
         if e is None or e.data is not d:
             return None
         if self._lines is None:
-            names, raw = self._b
-            lines = raw[2:-2].split(b",\n") if names else []
-            self._lines = dict(zip(names, lines, strict=True)) if len(lines) == len(names) else {}
-        return self._lines.get(name)
+            self._lines = self._line_spans()
+        span = self._lines[1].get(name)
+        return self._lines[0][span[0]:span[1]] if span is not None else None
+
+    def _line_spans(self) -> tuple[bytes, dict[str, tuple[int, int]]]:
+        """Part B's bytes, and where each name's line lies in them (offsets, not copies: it can be big)."""
+        assert self._b is not None
+        names, raw = self._b
+        if isinstance(raw, _CacheFile):
+            raw = raw.reread(1) or b""
+        spans: dict[str, tuple[int, int]] = {}
+        if names and raw.startswith(b"[\n") and raw.endswith(b"\n]"):
+            start, last = 2, len(raw) - 2
+            find = raw.find
+            for name in names:
+                end = find(b",\n", start, last)
+                if end < 0:
+                    end = last
+                spans[name] = (start, end)
+                start = end + 2
+            if start != last + 2:
+                spans = {}
+        return raw, spans
 
     def children(self, ticket_id: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -631,16 +677,44 @@ def _parent(data: dict[str, Any] | None) -> str | None:
     return parent(data)
 
 
+def ticket_front_matters(project: Project) -> list[tuple[str, str, dict[str, Any] | None]]:
+    """For ``check``: every ticket file (its path) in name order (as :meth:`Project.ticket_paths`), with its
+    repository-relative path and its front matter exactly as :meth:`Document.parse` gives it; None where the
+    caller must read the file itself (symbolic links, files that do not parse, a front matter holding a
+    ``path`` key of its own). The dicts are fresh copies."""
+    idx = open_index(project)
+    idx._ensure_loaded()
+    out: list[tuple[str, str, dict[str, Any] | None]] = []
+    base = str(idx.tickets_dir)
+    for name in idx.names:
+        path = os.path.join(base, name)
+        e = idx.entries.get(name)
+        if e is None or e.data is None or e.own_path:
+            link = idx._found[name][1]
+            out.append((path, project.relpath(Path(path)) if link else f"{idx.rel_dir}/{name}", None))
+            continue
+        data = e.data.copy()
+        del data["path"]
+        out.append((path, f"{idx.rel_dir}/{name}", data))
+    return out
+
+
+def ticket_names(project: Project) -> list[str]:
+    """File names of every ticket, sorted (as :meth:`Project.ticket_paths`), from the index's one scan."""
+    return list(open_index(project).names)
+
+
 def open_index(project: Project) -> Index:
-    """The index of ``project``, brought up to date with its tickets folder."""
-    return Index.open(project)
+    """The index of ``project``, brought up to date with its tickets folder (once per Project object)."""
+    idx = _INDEXES.get(project)
+    if idx is None:
+        idx = _INDEXES[project] = Index.open(project)
+    return idx
 
 
 def load_excerpts(project: Project) -> list[dict[str, Any]]:
     """Front matter plus ``path`` of every readable ticket, in file-name order (what ``list`` starts from)."""
-    idx = open_index(project)
-    _INDEXES[project] = idx  # for write_json_list
-    return idx.excerpts()
+    return open_index(project).excerpts()
 
 
 def children(project: Project, ticket_id: str) -> list[dict[str, Any]]:
