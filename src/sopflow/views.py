@@ -11,11 +11,18 @@ if TYPE_CHECKING:
     from sopflow.project import Project
 
 
-def select(p: Project, c: Criteria, *, text: str | None = None) -> list[Mapping[str, Any]]:
+def select(p: Project, c: Criteria, *, text: str | None = None, heads: bool = False) -> list[Mapping[str, Any]]:
+    """Excerpts matching ``c`` (and ``text``). With ``heads``, excerpts may lack ``history`` (faster to load)."""
     def final(d: Mapping[str, Any]) -> bool:
         return not p.is_open(dict(d))
 
-    items: list[Mapping[str, Any]] = [d for d in p.excerpts() if matches(d, c, final)]
+    if heads and not c.extra and all(k != "history" for k, _ in c.where):
+        from sopflow.index import load_heads
+
+        source = load_heads(p)
+    else:
+        source = p.excerpts()
+    items: list[Mapping[str, Any]] = [d for d in source if matches(d, c, final)]
     if text and text.strip():
         from sopflow.index import text_filter
 

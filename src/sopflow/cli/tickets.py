@@ -147,7 +147,7 @@ def register(app: typer.Typer) -> None:
         p = project(ctx)
         c = Criteria(types=type_ or (), states=state or (), assignees=assignee or (), roles=pairs(role, "--role"),
                      labels=label or (), where=pairs(where, "--where"), open=open_, closed=closed)
-        items = sort_items(select(p, c, text=text), sort)
+        items = sort_items(select(p, c, text=text, heads="history" not in (sort or "")), sort)
         if fmt == "json":
             from sopflow.index import write_json_list
 
