@@ -460,3 +460,79 @@ def test_check_gives_the_same_problems_from_the_index(ten: Repo, monkeypatch: py
                      ("tickets/ISS-21.md", "encoding"), ("tickets/ISS-2.md", "symlink")]:
         assert expected in codes
     assert any(p["code"] == "history" and p["line"] for p in problems)  # a line number, read from the file
+
+
+# ------------------------------------------------------------------ list reads heads and copies JSON from the cache
+
+
+def list_reference(repo: Repo, fmt: str) -> str:
+    """What ``list --format FMT`` printed before the index: render the fully parsed tickets."""
+    import contextlib
+    import io
+
+    from sopflow.cli.context import echo_json
+    from sopflow.core.query import sort
+    from sopflow.render.tickets import list_csv, list_table
+
+    items = sort(reference(fresh(repo)), None)
+    if fmt == "json":
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            echo_json([{k: v for k, v in d.items() if k != "body"} for d in items])
+        return out.getvalue()
+    return (list_csv(items) if fmt == "csv" else list_table(items) + "\n")
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "table"])
+def test_list_output_is_what_a_full_parse_gives(ten: Repo, fmt: str) -> None:
+    ten.write("tickets/ISS-11.md", ticket(11, extra="body: a key named body\n"))
+    ten.write("tickets/ISS-12.md", ticket(12, extra="path: a key named path\n"))
+    settle()
+    want = list_reference(ten, fmt)
+    for _ in range(3):  # building the index, then from parts H and B
+        res = ten.run("list", "--format", fmt)
+        assert res.code == 0, res.err
+        assert res.out == want
+
+
+@pytest.mark.parametrize("part", [1, 2])
+def test_list_json_when_one_part_is_damaged(ten: Repo, part: int) -> None:
+    """Part H (heads) or part B (whole excerpts) damaged: the history still comes out, from the files."""
+    want = list_reference(ten, "json")
+    path = cache_file(ten)
+    raw = path.read_bytes()
+    head = json.loads(raw.split(b"\n", 1)[0])
+    start = len(raw.split(b"\n", 1)[0]) + 1 + sum(size for size, _ in head["parts"][:part])
+    i = start + head["parts"][part][0] // 2
+    path.write_bytes(raw[:i] + bytes([raw[i] ^ 0x01]) + raw[i + 1:])
+    res = ten.run("list", "--format", "json")
+    assert res.code == 0, res.err
+    assert res.out == want
+    assert all("history" in d for d in json.loads(res.out))
+
+
+def test_heads_are_excerpts_without_history(ten: Repo) -> None:
+    p = fresh(ten)
+    heads = index.load_heads(p)
+    assert heads == [{k: v for k, v in d.items() if k != "history"} for d in reference(p)]
+    idx = index.open_index(p)
+    assert idx._data is None  # part B not parsed
+    assert [idx.full(h) for h in heads] == reference(p)
+    assert index.ticket_names(p) == [x.name for x in p.ticket_paths()]
+
+
+def test_heads_leave_out_long_text_but_never_what_is_asked_for(ten: Repo) -> None:
+    long = "很长的详细描述 " * 20
+    ten.write("tickets/ISS-11.md", ticket(11, extra=f"detail: {long.strip()}\n"))
+    settle()
+    check_same(ten)
+    p = fresh(ten)
+    heads = index.load_heads(p)
+    h11 = next(h for h in heads if h["id"] == "ISS-11")
+    assert "detail" not in h11 and "history" not in h11 and h11["title"]
+    assert "detail" in next(h for h in index.load_heads(fresh(ten), ["detail"]) if h["id"] == "ISS-11")
+    res = ten.run("list", "--where", f"detail={long.strip()}", "--format", "json")
+    assert [d["id"] for d in json.loads(res.out)] == ["ISS-11"]
+    assert json.loads(res.out)[0]["history"]
+    res = ten.run("list", "--sort", "detail,id", "--format", "csv")
+    assert res.out.splitlines()[1].startswith("ISS-11,")

@@ -20,8 +20,9 @@ reader sees the old cache or the new one, never a mix; when two sopflow processe
 rename wins and both results are valid. A cache that cannot be written (read-only ``.git``) is skipped.
 
 File layout: one header line, then part A (names, identities, parents: all that ``show`` needs to find a
-ticket's children without loading every excerpt), part H (each excerpt without its history: a third of the
-bytes, and all that ``list`` needs to filter, sort and draw a table) and part B (the whole excerpts, one JSON
+ticket's children without loading every excerpt), part H (each excerpt without its history and long free
+text: a fraction of the bytes, and what ``list`` needs to filter, sort and draw a table) and part B (the whole
+excerpts, one JSON
 text a line, which ``list --format json`` copies to its output without parsing). Parts H and B are aligned
 with part A; each is read only when needed.
 
@@ -54,6 +55,7 @@ CACHE_NAME = f"excerpts-v{VERSION}.json"
 TEXT_CACHE_NAME = f"tickets-text-v{VERSION}.json"
 PROGRESS_AFTER = 2000  # files to parse before a progress bar is worth showing (about a second)
 FREEZE_AFTER = 20_000  # tickets loaded at once before the loaded objects are hidden from the collector
+HEAD_TEXT_MAX = 32  # longer text in a workflow field is left out of the heads (see _head)
 
 Key = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
 _PART_A, _PART_H, _PART_B = 0, 1, 2
@@ -358,9 +360,16 @@ class Index:
         self._data: list[Any] | None = None  # part B, parsed
         self._heads: list[Any] | None = None  # part H, parsed
         self._clean = False  # the cache file holds exactly the current files
-        self._b: tuple[list[str], bytes | _CacheFile] | None = None  # part B's text (see json_text)
-        self._lines: tuple[bytes, dict[str, tuple[int, int]]] | None = None
+        # Part B's text, for copying a whole excerpt to JSON output (see json_text): its names in line order, its
+        # bytes (or the cache file to read them from), and the objects (excerpts or heads) each line encodes.
+        self._b: tuple[list[str], bytes | _CacheFile] | None = None
+        self._b_objs: list[list[Any]] = []
+        self._b_ids: dict[int, str] | None = None  # id(object) → name, built from _b_objs on first use
+        self._given_heads: dict[int, str] = {}  # id(head) → name for every head handed out (see full)
+        self._kept: list[Any] = []  # keeps handed-out heads alive, so their ids stay theirs
+        self._lines: tuple[memoryview, dict[str, tuple[int, int]]] | None = None
         self._line_lengths: list[Any] = []  # bytes of each line of part B (stored in part A)
+        self._trimmed: set[Any] = set()  # keys some head lacks besides history (stored in part A)
         self._started = 0
 
     @classmethod
@@ -484,8 +493,10 @@ class Index:
         try:
             a = f.part(_PART_A)
             names, keys, parents, own, lines = a["names"], a["keys"], a["parents"], a["own_path"], a["lines"]
+            trimmed = a["trimmed"]
             if not (type(names) is list and type(keys) is list and type(parents) is list and type(own) is list
-                    and type(lines) is list and len(names) == len(keys) == len(parents) == len(lines)):
+                    and type(lines) is list and type(trimmed) is list
+                    and len(names) == len(keys) == len(parents) == len(lines)):
                 raise _Corrupt
             # A name, identity or parent of another type cannot do harm (it matches nothing and is read
             # again), so only the shape is checked: the digests already vouch for the bytes.
@@ -498,6 +509,7 @@ class Index:
         self._file = f
         weakref.finalize(self, f.close)
         self._order, self._parents, self._own_path, self._line_lengths = names, parents, set(own), lines
+        self._trimmed = set(trimmed)
         self._at = dict(zip(names, range(len(names)), strict=True))
         return cached
 
@@ -515,8 +527,7 @@ class Index:
             self._forget_cache()
             return False
         self._data = b
-        if self._b is None:
-            self._b = (self._order, self._file)
+        self._set_b_from_file(b)
         return True
 
     def _load_heads(self) -> bool:
@@ -532,15 +543,22 @@ class Index:
         except _Corrupt:
             return False
         self._heads = h
-        if self._b is None:
-            self._b = (self._order, self._file)
+        self._set_b_from_file(h)
         return True
+
+    def _set_b_from_file(self, objs: list[Any]) -> None:
+        """Part B of the cache file encodes the cached rows, whose excerpts or heads are ``objs``."""
+        if self._b is None or isinstance(self._b[1], _CacheFile):
+            assert self._file is not None
+            self._b = (self._order, self._file)
+            self._b_objs.append(objs)
+            self._b_ids = None
 
     def _forget_cache(self) -> None:
         self._order, self._at, self._parents, self._own_path = [], {}, [], set()
         self._data = self._heads = None
         self._clean = False
-        self._b = None
+        self._b, self._b_objs, self._b_ids = None, [], None
 
     def _ensure_loaded(self) -> None:
         if not self._load_data():
@@ -576,16 +594,18 @@ class Index:
             encode = json.JSONEncoder(ensure_ascii=False).encode
             lines = [encode(d).encode("utf-8") for _, d, _ in ents]
             b = b"[\n" + b",\n".join(lines) + b"\n]" if lines else b"[]"
+            trimmed: set[str] = set()
+            h = json.dumps([_head(d, trimmed) for _, d, _ in ents], ensure_ascii=False,
+                           separators=(",", ":")).encode("utf-8")
             a = json.dumps({"names": names, "keys": [list(k) for k, _, _ in ents],
                             "parents": [_parent(d) for _, d, _ in ents],
                             "own_path": [n for n, (_, _, own) in zip(names, ents, strict=True) if own],
-                            "lines": [len(x) for x in lines]},
+                            "lines": [len(x) for x in lines], "trimmed": sorted(trimmed)},
                            ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-            h = json.dumps([_head(d) for _, d, _ in ents], ensure_ascii=False,
-                           separators=(",", ":")).encode("utf-8")
         except (TypeError, ValueError, UnicodeEncodeError):
             return
         self._b = (names, b)
+        self._b_objs, self._b_ids = [[d for _, d, _ in ents]], None
         self._line_lengths = [len(x) for x in lines]
         self._lines = None
         _write_atomic(self.path, [_header(FORMAT, self._meta(), [a, h, b]), a, h, b])
@@ -607,30 +627,50 @@ class Index:
             return [d for d in self._data if d is not None]
         return [d for d in (self._one(n, False) for n in self.names) if d is not None]
 
-    def heads(self) -> list[dict[str, Any]]:
-        """The excerpts without ``history`` (where that saves work: otherwise whole excerpts), in file-name
-        order. A third of the bytes to parse: what ``list`` needs to filter, sort and show a table."""
-        if self._data is not None or not self._load_heads():
+    def heads(self, need: Iterable[str] = ()) -> list[dict[str, Any]]:
+        """The excerpts in file-name order, where that saves work without ``history`` and long free text in
+        workflow fields (otherwise whole): every reserved key and every key in ``need`` is kept. A fraction
+        of the bytes to parse: what ``list`` needs to filter, sort and show a table."""
+        if (self._data is not None or "history" in need or any(k in self._trimmed for k in need)
+                or not self._load_heads()):
             return self.excerpts()
         if self._clean and self._heads is not None:
-            return [d for d in self._heads if d is not None]
-        return [d for d in (self._one(n, True) for n in self.names) if d is not None]
+            out = [d for d in self._heads if d is not None]
+        else:
+            out = [d for d in (self._one(n, True) for n in self.names) if d is not None]
+        if self._heads is not None:
+            self._given_heads.update(zip(map(id, self._heads), self._order, strict=True))
+            self._kept.append(self._heads)
+        return out
 
-    def json_text(self, d: Mapping[str, Any]) -> bytes | None:
-        """The JSON text (as :func:`json.dumps` with ``ensure_ascii=False`` writes it) of an excerpt this index
-        handed out, straight from the cache file: no need to encode it again. None for any other dict."""
-        path = d.get("path")
-        if self._b is None or not isinstance(path, str) or not path.startswith(self.rel_dir):
+    def full(self, d: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The whole excerpt of ``d``: ``d`` itself, or for a head (see heads) the excerpt it was cut from."""
+        name = self._given_heads.get(id(d))
+        if name is None:
+            return d
+        self._ensure_loaded()
+        whole = self._one(name, False)
+        return whole if whole is not None else d
+
+    def json_text(self, d: Mapping[str, Any]) -> bytes | memoryview | None:
+        """The JSON text (as :func:`json.dumps` with ``ensure_ascii=False`` writes it) of the whole excerpt of
+        ``d`` (an excerpt or head this index handed out) straight from the cache file: no need to encode it
+        again. None when the file's line is not that excerpt's (or ``d`` is any other dict)."""
+        if self._b is None:
             return None
-        name = path[len(self.rel_dir) + 1:]
-        if d is not self._one(name, False) and d is not self._one(name, True):
+        if self._b_ids is None:
+            names = self._b[0]
+            self._b_ids = {id(o): n for objs in self._b_objs for o, n in zip(objs, names, strict=True)
+                           if o is not None}
+        name = self._b_ids.get(id(d))
+        if name is None or (d is not self._one(name, False) and d is not self._one(name, True)):
             return None
         if self._lines is None:
             self._lines = self._line_spans()
         span = self._lines[1].get(name)
-        return self._lines[0][span[0]:span[1]] if span is not None else None
+        return self._lines[0][span[0]:span[1]] if span is not None else None  # a view: no copy
 
-    def _line_spans(self) -> tuple[bytes, dict[str, tuple[int, int]]]:
+    def _line_spans(self) -> tuple[memoryview, dict[str, tuple[int, int]]]:
         """Part B's bytes, and where each name's line lies in them (offsets, not copies: it can be big)."""
         from itertools import accumulate
 
@@ -640,14 +680,15 @@ class Index:
             try:
                 raw = raw.part_bytes(_PART_B)
             except _Corrupt:
-                return b"", {}
+                return memoryview(b""), {}
+        view = memoryview(raw)
         lengths = self._line_lengths
         if not names or len(lengths) != len(names) or not all(type(n) is int and n > 0 for n in lengths):
-            return raw, {}
+            return view, {}
         ends = list(accumulate(n + 2 for n in lengths))  # each line and the ",\n" (or "[\n") before it
         if ends[-1] + 2 != len(raw) or not raw.startswith(b"[\n") or not raw.endswith(b"\n]"):
-            return raw, {}
-        return raw, {name: (end - n, end) for name, end, n in zip(names, ends, lengths, strict=True)}
+            return view, {}
+        return view, {name: (end - n, end) for name, end, n in zip(names, ends, lengths, strict=True)}
 
     def parent_of(self, name: str) -> str | None:
         if name in self.volatile or name in self.rows:
@@ -764,8 +805,20 @@ def _is_key(key: Any) -> bool:
     return isinstance(key, list) and len(key) == 4 and all(type(x) is int for x in key)
 
 
-def _head(data: dict[str, Any] | None) -> dict[str, Any] | None:
-    return None if data is None else {k: v for k, v in data.items() if k != "history"}
+def _head(data: dict[str, Any] | None, trimmed: set[str]) -> dict[str, Any] | None:
+    """The excerpt without ``history`` and without long free text in workflow fields (adding their keys to
+    ``trimmed``): what ``list`` filters, sorts and draws tables from, at a fraction of the bytes."""
+    if data is None:
+        return None
+    from sopflow.core.workflow import RESERVED
+
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if k == "history" or (type(v) is str and len(v) > HEAD_TEXT_MAX and k not in RESERVED and k != "path"):
+            trimmed.add(k)
+        else:
+            out[k] = v
+    return out
 
 
 def _parent(data: dict[str, Any] | None) -> str | None:
@@ -810,11 +863,11 @@ def load_excerpts(project: Project) -> list[dict[str, Any]]:
     return open_index(project).excerpts()
 
 
-def load_heads(project: Project) -> list[dict[str, Any]]:
-    """Like :func:`load_excerpts` but without each ticket's ``history`` where leaving it out saves work (the
-    dicts may still hold it). For ``list``: filter, sort and render; JSON output comes from the cache whole
-    (:func:`write_json_list`)."""
-    return open_index(project).heads()
+def load_heads(project: Project, need: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """Like :func:`load_excerpts`, but the dicts may lack ``history`` and long free text in workflow fields
+    (never a reserved key, nor a key named in ``need``). For ``list``: filter, sort and draw tables; JSON output
+    gets each whole excerpt from the cache (:func:`write_json_list`)."""
+    return open_index(project).heads(set(need))
 
 
 def children(project: Project, ticket_id: str) -> list[dict[str, Any]]:
@@ -879,11 +932,12 @@ def write_json_list(project: Project, items: Sequence[Mapping[str, Any]], out: I
     if binary is not None:
         stream.flush()
     for i in range(0, len(items), 1000):
-        chunks: list[bytes] = []
+        chunks: list[bytes | memoryview] = []
         for d in items[i:i + 1000]:
             raw = idx.json_text(d) if idx is not None and "body" not in d else None
             if raw is None:
-                raw = encode({k: v for k, v in d.items() if k != "body"}).encode("utf-8")
+                whole = idx.full(d) if idx is not None else d
+                raw = encode({k: v for k, v in whole.items() if k != "body"}).encode("utf-8")
             chunks.append(raw)
         data = (b"[\n  " if i == 0 else b",\n  ") + b",\n  ".join(chunks)
         if i + 1000 >= len(items):

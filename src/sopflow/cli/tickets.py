@@ -147,7 +147,8 @@ def register(app: typer.Typer) -> None:
         p = project(ctx)
         c = Criteria(types=type_ or (), states=state or (), assignees=assignee or (), roles=pairs(role, "--role"),
                      labels=label or (), where=pairs(where, "--where"), open=open_, closed=closed)
-        items = sort_items(select(p, c, text=text, heads="history" not in (sort or "")), sort)
+        sort_keys = [k.strip().lstrip("-") for k in (sort or "").split(",")]
+        items = sort_items(select(p, c, text=text, keys=sort_keys), sort)
         if fmt == "json":
             from sopflow.index import write_json_list
 
