@@ -164,8 +164,9 @@ def check_tickets(p: Project) -> list[Problem]:
             seen[tid] = rel
         loaded.append((rel, doc))
     wiki_dir = p.dir("wiki")
+    pages: dict[str, bool] = {}  # wiki link → whether it names a page: asked once per page, not per link
     for rel, doc in loaded:
-        out += _check_ticket(p, rel, doc, seen, wiki_dir)
+        out += _check_ticket(p, rel, doc, seen, wiki_dir, pages)
     return out
 
 
@@ -192,7 +193,7 @@ def _parse_file(path: Path, rel: str, out: list[Problem]) -> Document | None:
 
 
 def _check_ticket(p: Project, rel: str, doc: Document | _CachedDoc, ids_seen: dict[str, str],
-                  wiki_dir: Path) -> list[Problem]:
+                  wiki_dir: Path, pages: dict[str, bool] | None = None) -> list[Problem]:
     out: list[Problem] = []
     d = doc.data
 
@@ -259,8 +260,13 @@ def _check_ticket(p: Project, rel: str, doc: Document | _CachedDoc, ids_seen: di
             if other not in ids_seen:
                 out.append(error(rel, line("links"), "broken-link", f"related ticket {other} does not exist"))
         for page in wiki_links(d):
-            target = (p.root / page).resolve()
-            if p.root not in target.parents or not target.is_file():
+            ok = pages.get(page) if pages is not None else None
+            if ok is None:
+                target = (p.root / page).resolve()
+                ok = p.root in target.parents and target.is_file()
+                if pages is not None:
+                    pages[page] = ok
+            if not ok:
                 out.append(error(rel, line("links"), "broken-link", f"wiki page {page} does not exist"))
     history = d.get("history")
     if history is None or history == []:

@@ -46,12 +46,15 @@ _FLOW_PLAIN = re.compile(
     r"(?: ++(?:[^\s:,\[\]{}#]|:(?=[^\s,\[\]{}?]))(?:[^\s:,\[\]{}]++|:(?=[^\s,\[\]{}?]))*+)*+"
 )
 _DQ = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
-# A flow collection of scalars on one line, matched whole, then cut into items with one findall.
+# The usual flow collections on one line, matched whole, then cut into items with one findall: a sequence of
+# scalars, or a mapping whose values are scalars or sequences of scalars (either may be empty).
 _FP = _FLOW_PLAIN.pattern
 _FV = rf"""(?:{_FP}|"(?:[^"\\\n]++|\\.)*+"|'(?:[^'\n]++|'')*+')"""
-_SIMPLE_MAP = re.compile(rf"\{{ *+{_FP}: ++{_FV}(?: *+, *+{_FP}: ++{_FV})*+ *+\}}")
-_MAP_ITEM = re.compile(rf"({_FP}): ++({_FV})")
-_SIMPLE_SEQ = re.compile(rf"\[ *+{_FV}(?: *+, *+{_FV})*+ *+\]")
+_FSEQ = rf"\[ *+(?:{_FV}(?: *+, *+{_FV})*+ *+)?\]"
+_FV1 = rf"(?:{_FV}|{_FSEQ})"
+_SIMPLE_MAP = re.compile(rf"\{{ *+(?:{_FP}: ++{_FV1}(?: *+, *+{_FP}: ++{_FV1})*+ *+)?\}}")
+_MAP_ITEM = re.compile(rf"({_FP}): ++({_FV1})")
+_SIMPLE_SEQ = re.compile(_FSEQ)
 _SEQ_ITEM = re.compile(_FV)
 _SQ = re.compile(r"'((?:[^'\n]|'')*)'")
 _BP = _BLOCK_PLAIN.pattern
@@ -82,7 +85,7 @@ _cache: dict[str, Any] = {}
 _FIRSTS = frozenset("-+.0123456789<=FNOTYfnoty~!&*")
 _DIGITS = frozenset("0123456789")
 _DATE = re.compile(r"[0-9]{4}-[0-9]")
-_QUOTES_OR_FIRSTS = _FIRSTS | {'"', "'"}
+_QUOTES_OR_FIRSTS = _FIRSTS | {'"', "'", "["}
 _good_keys: set[str] = set()
 
 
@@ -160,7 +163,9 @@ def _double(body: str) -> str:
 def _simple_flow(text: str) -> Any:
     """A flow collection matched by _SIMPLE_SEQ or _SIMPLE_MAP."""
     special = _QUOTES_OR_FIRSTS
-    if '"' in text or "'" in text:
+    if text[1:-1].isspace() or len(text) == 2:
+        return [] if text[0] == "[" else {}
+    if '"' in text or "'" in text or "[" in text[1:]:
         if text[0] == "[":
             return [_flow_scalar(v) if v[0] in special else v for v in _SEQ_ITEM.findall(text)]
         pairs = _MAP_ITEM.findall(text)
@@ -179,6 +184,8 @@ def _simple_flow(text: str) -> Any:
 
 def _flow_scalar(v: str) -> Any:
     c = v[0]
+    if c == "[":
+        return _simple_flow(v)
     if c == '"':
         return _double(v[1:-1])
     if c == "'":
