@@ -487,6 +487,10 @@ def list_reference(repo: Repo, fmt: str) -> str:
 def test_list_output_is_what_a_full_parse_gives(ten: Repo, fmt: str) -> None:
     ten.write("tickets/ISS-11.md", ticket(11, extra="body: a key named body\n"))
     ten.write("tickets/ISS-12.md", ticket(12, extra="path: a key named path\n"))
+    outside = ten.root / "elsewhere"
+    outside.mkdir()
+    (outside / "x.md").write_text(ticket(13), "utf-8")
+    os.symlink(outside / "x.md", ten.root / "tickets/ISS-13.md")  # read every time, never cached
     settle()
     want = list_reference(ten, fmt)
     for _ in range(3):  # building the index, then from parts H and B

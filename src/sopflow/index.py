@@ -28,8 +28,9 @@ with part A; each is read only when needed.
 
 ``list --text`` uses a second cache, ``<git dir>/sopflow/tickets-text-v1.json``: each ticket's title and body,
 normalised as the search does (NFKC, case-folded), built on first use. A ticket passes when every query word
-is a substring of it (a necessary condition of :func:`sopflow.core.search.matches`), and then
-:func:`~sopflow.core.search.matches` itself decides on the file's text.
+is a substring of it (a necessary condition of :func:`sopflow.core.search.matches`) and
+:func:`~sopflow.core.search.matches` agrees on that normalised text (kept only where normalising it again
+changes nothing, so the answer is the one the file's own text gives; other tickets are searched in the file).
 """
 
 from __future__ import annotations
@@ -416,16 +417,17 @@ class Index:
         self._scan()
         cached = self._read_part_a()
         if cached == self.keys:
+            changed, deleted = [], False
             self._clean = not self.links
-            todo = sorted(self.links)
-            deleted = False
         else:
-            todo = sorted(n for n, k in self.keys.items() if cached.get(n) != k) + sorted(self.links)
+            changed = sorted(n for n, k in self.keys.items() if cached.get(n) != k)
             deleted = any(n not in self.keys for n in cached)
-        if todo or deleted:
+        if changed or deleted:  # the cache file will be written again: it needs every cached excerpt
             if not self._load_data():
-                todo, deleted = list(self.names), True
-            self._update(todo, deleted)
+                changed, deleted = sorted(self.keys), True
+            self._update(changed + sorted(self.links), deleted)
+        elif self.links:  # symbolic links are read every time, never cached
+            self._update(sorted(self.links), False)
 
     def _update(self, todo: list[str], dirty: bool) -> None:
         """Parse ``todo`` (new or changed files) and write the cache when the cached set changed."""
