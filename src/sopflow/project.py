@@ -264,7 +264,13 @@ class Project:
 
     def open_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for d in self.excerpts():
+        if getattr(self, "_excerpts", None) is not None:
+            items = self.excerpts()
+        else:
+            from sopflow.index import load_heads
+
+            items = load_heads(self)  # assignee, type and state are all it needs
+        for d in items:
             a = d.get("assignee")
             if isinstance(a, str) and self.is_open(d):
                 counts[a] = counts.get(a, 0) + 1
