@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -122,15 +123,34 @@ def _config_line(p: Project, keypath: tuple[Any, ...]) -> int | None:
     return _lines_of(p.root / "sopflow.yaml").get(keypath)
 
 
+class _CachedDoc:
+    """A ticket's front matter from the index; the file is parsed only if a problem needs a line number."""
+
+    def __init__(self, path: str, data: dict[str, Any]) -> None:
+        self.path = path
+        self.data = data
+        self._doc: Document | None = None
+
+    def key_line(self, key: str) -> int | None:
+        if self._doc is None:
+            try:
+                with open(self.path, encoding="utf-8") as fh:
+                    self._doc = Document.parse(fh.read())
+            except (OSError, UnicodeDecodeError, FrontMatterError):
+                return None
+        return self._doc.key_line(key)
+
+
 def check_tickets(p: Project) -> list[Problem]:
     from sopflow.core import ids
+    from sopflow.index import ticket_front_matters
 
     out: list[Problem] = []
     seen: dict[str, str] = {}
-    loaded: list[tuple[str, Document]] = []
-    for path in p.ticket_paths():
-        rel = p.relpath(path)
-        doc = _parse_file(path, rel, out)
+    loaded: list[tuple[str, Document | _CachedDoc]] = []
+    for path, rel, data in ticket_front_matters(p):
+        doc: Document | _CachedDoc | None
+        doc = _parse_file(Path(path), rel, out) if data is None or os.path.islink(path) else _CachedDoc(path, data)
         if doc is None:
             continue
         data = doc.data
@@ -138,7 +158,7 @@ def check_tickets(p: Project) -> list[Problem]:
         if not isinstance(tid, str) or not ids.is_valid_id(tid):
             out.append(error(rel, doc.key_line("id") or 2, "ticket-id", f"missing or malformed id {tid!r}"))
             continue
-        if ids.id_from_filename(path.name) != tid:
+        if ids.id_from_filename(os.path.basename(path)) != tid:
             out.append(error(rel, doc.key_line("id"), "ticket-id", f"id {tid} does not match the file name"))
         if tid in seen:
             out.append(error(rel, doc.key_line("id"), "duplicate-id", f"ID {tid} is also used by {seen[tid]}"))
@@ -147,8 +167,9 @@ def check_tickets(p: Project) -> list[Problem]:
             seen[tid] = rel
         loaded.append((rel, doc))
     wiki_dir = p.dir("wiki")
+    pages: dict[str, bool] = {}  # wiki link → whether it names a page: asked once per page, not per link
     for rel, doc in loaded:
-        out += _check_ticket(p, rel, doc, seen, wiki_dir)
+        out += _check_ticket(p, rel, doc, seen, wiki_dir, pages)
     return out
 
 
@@ -176,7 +197,8 @@ def _parse_file(path: Path, rel: str, out: list[Problem]) -> Document | None:
         return None
 
 
-def _check_ticket(p: Project, rel: str, doc: Document, ids_seen: dict[str, str], wiki_dir: Path) -> list[Problem]:
+def _check_ticket(p: Project, rel: str, doc: Document | _CachedDoc, ids_seen: dict[str, str],
+                  wiki_dir: Path, pages: dict[str, bool] | None = None) -> list[Problem]:
     out: list[Problem] = []
     d = doc.data
 
@@ -220,12 +242,13 @@ def _check_ticket(p: Project, rel: str, doc: Document, ids_seen: dict[str, str],
     if labels is not None and not isinstance(labels, list):
         out.append(error(rel, line("labels"), "bad-value", "labels must be a list"))
     if wf is not None:
+        known_people = list(people) if people else None
         for name, f in wf.fields.items():
             v = d.get(name)
             if f.required and is_empty(v):
                 out.append(error(rel, line(name) if name in d else 2, "missing-field",
                                  f"required field {name} ({f.title}) is empty"))
-            msg = validate_value(f, v, people=list(people) if people else None)
+            msg = validate_value(f, v, people=known_people)
             if msg:
                 out.append(error(rel, line(name), "bad-field", f"field {name}: {msg}"))
         for key in d:
@@ -242,8 +265,13 @@ def _check_ticket(p: Project, rel: str, doc: Document, ids_seen: dict[str, str],
             if other not in ids_seen:
                 out.append(error(rel, line("links"), "broken-link", f"related ticket {other} does not exist"))
         for page in wiki_links(d):
-            target = (p.root / page).resolve()
-            if p.root not in target.parents or not target.is_file():
+            ok = pages.get(page) if pages is not None else None
+            if ok is None:
+                target = (p.root / page).resolve()
+                ok = p.root in target.parents and target.is_file()
+                if pages is not None:
+                    pages[page] = ok
+            if not ok:
                 out.append(error(rel, line("links"), "broken-link", f"wiki page {page} does not exist"))
     history = d.get("history")
     if history is None or history == []:
@@ -252,10 +280,10 @@ def _check_ticket(p: Project, rel: str, doc: Document, ids_seen: dict[str, str],
     elif not isinstance(history, list) or not all(isinstance(e, dict) for e in history):
         out.append(error(rel, line("history"), "history", "history must be a list of entries"))
     else:
-        hline = line("history") or 2
         for n, e in enumerate(history):
             for key in ("at", "by", "action"):
                 if key not in e:
+                    hline = line("history") or 2
                     out.append(error(rel, hline + n + 1, "history", f"history entry {n + 1} has no {key}"))
         moves = [e for e in history if "to" in e]
         if moves and moves[-1].get("to") != state:
@@ -268,8 +296,9 @@ def check_pages(p: Project) -> list[Problem]:
     out: list[Problem] = []
     today = p.now.date()
     from sopflow.core import ids
+    from sopflow.index import ticket_names
 
-    known = {ids.id_from_filename(x.name) for x in p.ticket_paths()}
+    known = {ids.id_from_filename(name) for name in ticket_names(p)}
     for kind in ("sops", "wiki"):
         d = p.dir(kind)
         if not d.is_dir():

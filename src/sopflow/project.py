@@ -273,14 +273,24 @@ class Project:
 
     def open_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for d in self.excerpts():
+        if getattr(self, "_excerpts", None) is not None:
+            items = self.excerpts()
+        else:
+            from sopflow.index import load_heads
+
+            items = load_heads(self)  # assignee, type and state are all it needs
+        for d in items:
             a = d.get("assignee")
             if isinstance(a, str) and self.is_open(d):
                 counts[a] = counts.get(a, 0) + 1
         return counts
 
     def children_of(self, ticket_id: str) -> list[dict[str, Any]]:
-        return [d for d in self.excerpts() if parent(d) == ticket_id]
+        if getattr(self, "_excerpts", None) is not None:
+            return [d for d in self.excerpts() if parent(d) == ticket_id]
+        from sopflow.index import children
+
+        return children(self, ticket_id)  # without loading every excerpt
 
     # ------------------------------------------------------------ ids
     def next_id(self, wf: Workflow) -> str:

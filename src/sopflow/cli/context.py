@@ -66,6 +66,17 @@ def pairs(items: list[str] | None, what: str) -> list[tuple[str, str]]:
 
 
 def echo_json(data: Any) -> None:
+    if isinstance(data, list) and data:
+        # One element a line: still one JSON array, written by the C encoder (indent=2 runs in pure Python:
+        # two seconds for 10,000 tickets).
+        write = sys.stdout.write
+        encode = json.JSONEncoder(ensure_ascii=False).encode
+        write("[\n")
+        for i in range(0, len(data), 256):
+            chunk = ",\n".join("  " + encode(x) for x in data[i:i + 256])
+            write(chunk + (",\n" if i + 256 < len(data) else "\n"))
+        write("]\n")
+        return
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 

@@ -155,9 +155,12 @@ def register(app: typer.Typer) -> None:
         p = project(ctx)
         c = Criteria(types=type_ or (), states=state or (), assignees=assignee or (), roles=pairs(role, "--role"),
                      labels=label or (), where=pairs(where, "--where"), open=open_, closed=closed)
-        items = sort_items(select(p, c, text=text), sort)
+        sort_keys = [k.strip().lstrip("-") for k in (sort or "").split(",")]
+        items = sort_items(select(p, c, text=text, keys=sort_keys), sort)
         if fmt == "json":
-            echo_json([{k: v for k, v in d.items() if k != "body"} for d in items])
+            from sopflow.index import write_json_list
+
+            write_json_list(p, items)
         elif fmt == "csv":
             from sopflow.render.tickets import list_csv
 

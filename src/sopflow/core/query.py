@@ -73,8 +73,11 @@ def matches(d: Mapping[str, Any], c: Criteria, is_final: Callable[[Mapping[str, 
     return all(f(d) for f in c.extra)
 
 
+_ID = re.compile(r"^(.*)-(\d+)$")
+
+
 def _id_key(tid: Any) -> tuple[str, int]:
-    m = re.match(r"^(.*)-(\d+)$", str(tid))
+    m = _ID.match(str(tid))
     return (m.group(1), int(m.group(2))) if m else (str(tid), 0)
 
 

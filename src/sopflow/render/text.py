@@ -35,7 +35,7 @@ def width(text: str) -> int:
     """Columns the text takes in a terminal (CJK wide characters count two)."""
     if text.isascii():
         return len(text)
-    return sum(_char_width(c) for c in text)
+    return sum(map(_char_width, text))  # the cached function is C-level: no generator frame per character
 
 
 def truncate(text: str, limit: int) -> str:
@@ -59,6 +59,8 @@ def pad(text: str, cols: int) -> str:
 
 
 def one_line(value: object) -> str:
+    if type(value) is str and value.isprintable() and "  " not in value and value[:1] != " " != value[-1:]:
+        return value  # already one clean line (printable: no controls, no other spaces or separators)
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):
@@ -96,10 +98,12 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, max_width: i
           shrink: Sequence[int] = ()) -> str:
     """A plain aligned table. Columns listed in ``shrink`` are cut (with '…') to fit ``max_width``."""
     cells = [[one_line(c) for c in r] for r in rows]
+    cell_widths = [[width(c) for c in r] for r in cells]  # measured once: CJK widths cost
     widths = [width(h) for h in headers]
-    for r in cells:
-        for i, c in enumerate(r):
-            widths[i] = max(widths[i], width(c))
+    for row_widths in cell_widths:
+        for i, cw in enumerate(row_widths):
+            if cw > widths[i]:
+                widths[i] = cw
     if max_width:
         total = sum(widths) + 2 * (len(widths) - 1)
         for i in shrink or [len(widths) - 1]:
@@ -112,6 +116,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, max_width: i
                 total -= cut
     lines = ["  ".join(pad(truncate(h, widths[i]), widths[i]) for i, h in enumerate(headers)).rstrip()]
     lines[0] = style(lines[0], "1")
-    for r in cells:
-        lines.append("  ".join(pad(truncate(c, widths[i]), widths[i]) for i, c in enumerate(r)).rstrip())
+    for row, row_widths in zip(cells, cell_widths, strict=True):
+        lines.append("  ".join(c + " " * (widths[i] - cw) if cw <= widths[i] else pad(truncate(c, widths[i]), widths[i])
+                               for i, (c, cw) in enumerate(zip(row, row_widths, strict=True))).rstrip())
     return "\n".join(lines)
