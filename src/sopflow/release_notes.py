@@ -275,12 +275,14 @@ def _iso(git_date: str) -> str:
 
 
 def _yaml_loader() -> Callable[[str], object]:
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    """sopflow's own safe loader: the fast path for everyday front matter, PyYAML's C loader otherwise."""
+    from sopflow.core import yamlio
 
     def load(text: str) -> object:
-        return yaml.load(text, Loader=loader)
+        try:
+            return yamlio.load(text)
+        except yamlio.YamlError:
+            return None
 
     return load
 

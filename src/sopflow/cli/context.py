@@ -77,6 +77,12 @@ def echo_json(data: Any) -> None:
             write(chunk + (",\n" if i + 256 < len(data) else "\n"))
         write("]\n")
         return
+    if isinstance(data, dict) and any(isinstance(v, list) and len(v) > 256 for v in data.values()):
+        # A large object (release notes over a long history): one key a line, each value by the C encoder.
+        encode = json.JSONEncoder(ensure_ascii=False).encode
+        items = [f"  {encode(k)}: {encode(v)}" for k, v in data.items()]
+        sys.stdout.write("{\n" + ",\n".join(items) + "\n}\n")
+        return
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
