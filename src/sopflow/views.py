@@ -42,21 +42,6 @@ def select(p: Project, c: Criteria, *, text: str | None = None,
     return items
 
 
-def _text_match(p: Project, d: Mapping[str, Any], text: str) -> bool:
-    from sopflow.core.search import matches as text_matches
-
-    hay = str(d.get("title", ""))
-    if text_matches(text, hay):
-        return True
-    body = d.get("body")
-    if body is None:
-        try:
-            body = p.read_ticket(p.root / str(d["path"])).doc.body
-        except Exception:
-            return False
-    return text_matches(text, f"{hay}\n{body}")
-
-
 # ---------------------------------------------------------------- time in state
 
 def parse_time(value: Any, tz: tzinfo) -> datetime | None:

@@ -273,8 +273,9 @@ def settle(root: Path) -> list[str]:
     raise _interrupted(j)
 
 
-def finish(root: Path) -> str:
-    """``sopflow recover --finish``: write what is missing, commit, drop the journal (inside the lock)."""
+def _settle(root: Path) -> tuple[Journal, str | None]:
+    """Read the journal and clean what the killed command left; when its commit had landed after all,
+    finish the bookkeeping, drop the journal and return the commit's sha."""
     j = read(root)
     _remove_temps(root, j)
     _clear_git_locks(root)
@@ -283,7 +284,15 @@ def finish(root: Path) -> str:
         if sha:
             _after_commit(root, j)
             end(root)
-            return f"{j.what}: it had been committed already ({sha[:10]}); cleaned up"
+            return j, sha
+    return j, None
+
+
+def finish(root: Path) -> str:
+    """``sopflow recover --finish``: write what is missing, commit, drop the journal (inside the lock)."""
+    j, sha = _settle(root)
+    if sha:
+        return f"{j.what}: it had been committed already ({sha[:10]}); cleaned up"
     states = file_states(root, j)
     _refuse_changed(states, "finish")
     for e, state in states:
@@ -301,16 +310,10 @@ def finish(root: Path) -> str:
 
 def undo(root: Path) -> str:
     """``sopflow recover --undo``: put the old bytes back and drop the journal (inside the lock)."""
-    j = read(root)
-    _remove_temps(root, j)
-    _clear_git_locks(root)
-    if j.commit:
-        sha = committed(root, j)
-        if sha:
-            _after_commit(root, j)
-            end(root)
-            raise SopflowError(f"nothing to undo: the interrupted command ({j.what}) had been committed "
-                               f"({sha[:10]}); 'git revert {sha[:10]}' undoes it")
+    j, sha = _settle(root)
+    if sha:
+        raise SopflowError(f"nothing to undo: the interrupted command ({j.what}) had been committed "
+                           f"({sha[:10]}); 'git revert {sha[:10]}' undoes it")
     states = file_states(root, j)
     _refuse_changed(states, "undo")
     for e, state in states:
