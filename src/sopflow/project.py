@@ -181,8 +181,9 @@ class Project:
             out[p.stem] = parse_workflow(data, p.stem, rel, yamlio.node_lines(text))
         return out
 
-    @property
+    @cached_property
     def workflows(self) -> dict[str, Workflow]:
+        """The valid workflows by type (built once; treat as read-only)."""
         return {k: wf for k, (wf, _) in self._workflows.items() if wf is not None}
 
     def workflow(self, wtype: str, where: str | None = None) -> Workflow:

@@ -15,6 +15,9 @@ import typer
 
 from sopflow import __version__
 from sopflow.cli.context import Options
+from sopflow.cli.plainparams import install as _install_plain_params
+
+_install_plain_params()
 
 app = typer.Typer(
     name="sopflow",
