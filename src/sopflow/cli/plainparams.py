@@ -37,7 +37,7 @@ def install() -> bool:
         from typer._typing import get_args, get_origin
 
         base: Any = _coercion.RuntimeParam
-        typer_build = core.build_runtime_param
+        typer_build = getattr(core, "build_runtime_param")  # noqa: B009 (not exported: mypy)
     except (ImportError, AttributeError):
         return False
     if getattr(typer_build, "_sopflow_plain", False):
@@ -98,5 +98,5 @@ def install() -> bool:
                                  many=many)
 
     build_runtime_param._sopflow_plain = True  # type: ignore[attr-defined]
-    core.build_runtime_param = build_runtime_param
+    setattr(core, "build_runtime_param", build_runtime_param)  # noqa: B010
     return True
