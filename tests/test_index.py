@@ -77,7 +77,20 @@ def check_same(repo: Repo) -> index.Index:
         got = index.load_excerpts(p)
         want = reference(p)
         assert same(got, want), (got, want)
+    check_trails(repo)
     return index.open_index(fresh(repo))
+
+
+def check_trails(repo: Repo) -> None:
+    """Every head's trail (from part T, or cut from the excerpt) is the one its whole front matter gives."""
+    from sopflow.core.trail import trail_of
+
+    for _ in range(2):
+        p = fresh(repo)
+        heads = index.load_heads(p)
+        get = index.trails(p)
+        want = {d["path"]: trail_of(d) for d in reference(p)}
+        assert {h["path"]: get(h) for h in heads} == want
 
 
 def cache_file(repo: Repo) -> Path:
@@ -237,17 +250,29 @@ def test_tickets_folder_moved_by_config(ten: Repo) -> None:
 # ------------------------------------------------------------------ the cache itself is damaged
 
 
-def _rewrite_valid(path: Path, a: Any, b: Any) -> None:
-    """A cache with correct lengths and digests but the given content (a tampered or buggy writer)."""
+def _parts(path: Path) -> list[Any]:
+    raw = path.read_bytes()
+    head, rest = raw.split(b"\n", 1)
+    out, at = [], 0
+    for size, _ in json.loads(head)["parts"]:
+        out.append(json.loads(rest[at:at + size]))
+        at += size
+    return out
+
+
+def _rewrite_valid(path: Path, a: Any, b: Any, h: Any = None, t: Any = None) -> None:
+    """A cache with correct lengths and digests but the given content (a tampered or buggy writer):
+    parts A, H (default: as B), B and T (default: no trails)."""
     head = json.loads(path.read_bytes().split(b"\n", 1)[0])
-    pa = json.dumps(a).encode()
-    pb = json.dumps(b).encode()
+    parts = [json.dumps(x, ensure_ascii=False).encode() for x in
+             (a, b if h is None else h, b, [None] * len(b) if t is None and isinstance(b, list) else t)]
     meta = {k: head[k] for k in ("sopflow", "root", "tickets")}
-    path.write_bytes(index._header(index.FORMAT, meta, [pa, pb]) + pa + pb)
+    path.write_bytes(index._header(index.FORMAT, meta, parts) + b"".join(parts))
 
 
 @pytest.mark.parametrize("damage", [
     "truncate", "flip", "garbage", "empty", "version", "shape-b", "shape-a", "lengths", "directory",
+    "shape-t", "lengths-t",
 ])
 def test_corrupt_cache_is_detected_and_rebuilt(ten: Repo, damage: str) -> None:
     path = cache_file(ten)
@@ -262,7 +287,8 @@ def test_corrupt_cache_is_detected_and_rebuilt(ten: Repo, damage: str) -> None:
     elif damage == "empty":
         path.write_bytes(b"")
     elif damage == "version":
-        path.write_bytes(raw.replace(b'"version":1', b'"version":99', 1))
+        assert f'"version":{index.VERSION},'.encode() in raw
+        path.write_bytes(raw.replace(f'"version":{index.VERSION},'.encode(), b'"version":99,', 1))
     elif damage == "shape-b":
         a = json.loads(raw.split(b"\n", 1)[1][: json.loads(raw.split(b"\n", 1)[0])["parts"][0][0]])
         _rewrite_valid(path, a, ["not a dict"] * len(a["names"]))
@@ -274,6 +300,11 @@ def test_corrupt_cache_is_detected_and_rebuilt(ten: Repo, damage: str) -> None:
     elif damage == "directory":
         path.unlink()
         path.mkdir()
+    elif damage in ("shape-t", "lengths-t"):  # trails of the wrong shape, or too few: cut from the excerpts
+        a, h, b, t = _parts(path)
+        bad = ["x", [1, [2], []], [None, [], ["p"]], None] * len(t) if damage == "shape-t" else t[:-1]
+        _rewrite_valid(path, a, b, h, bad[:len(t)] if damage == "shape-t" else bad)
+        check_trails(ten)
     ten.write("tickets/ISS-2.md", ticket(2, title="换了"))
     settle()
     check_same(ten)

@@ -338,3 +338,33 @@ def test_board_command_errors(big: Repo) -> None:
 def test_board_help_has_an_example(big: Repo) -> None:
     res = big.run("board", "--help")
     assert res.code == 0 and "Example: sopflow board" in res.out
+
+
+@pytest.mark.parametrize("view", ["board", "inbox"])
+def test_table_from_heads_and_trails_is_the_table_from_whole_excerpts(big: Repo, monkeypatch: pytest.MonkeyPatch,
+                                                                     view: str) -> None:
+    """The table and CSV views load heads (no history) and take each ticket's trail from the index; their
+    cards must be the whole excerpt's cards, less only long free text in workflow fields."""
+    monkeypatch.setenv("SOPFLOW_NOW", NOW)
+    for _ in range(2):  # the index being built, then read from its cache
+        whole_p, heads_p = Project(big.root, actor="fan"), Project(big.root, actor="fan")
+        fn = views.board if view == "board" else views.inbox
+        whole, heads = fn(whole_p, whole=True), fn(heads_p, whole=False)
+
+        def cards(data: dict[str, Any]) -> list[dict[str, Any]]:
+            if view == "board":
+                return [c for t in data["types"] for col in t["columns"] for c in col["tickets"]]
+            return [c for k in ("assigned", "waiting", "handled") for c in data[k]]
+
+        got, want = cards(heads), cards(whole)
+        assert [c["id"] for c in got] == [c["id"] for c in want] and got
+        for g, w in zip(got, want, strict=True):
+            assert {k: w[k] for k in g} == g
+            assert {k for k in w if k not in g} <= {"detail", "current_process", "handling", "description"}
+        if view == "board":
+            assert rb.board_text(heads) == rb.board_text(whole)
+            assert rb.board_csv(heads) == rb.board_csv(whole)
+        else:
+            assert rb.inbox_text(heads, people=whole_p.config.people) == rb.inbox_text(whole,
+                                                                                        people=whole_p.config.people)
+            assert rb.inbox_csv(heads) == rb.inbox_csv(whole)

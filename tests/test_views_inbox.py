@@ -155,3 +155,4 @@ def test_inbox_identity_from_git_email(big: Repo) -> None:
         big.git("config", "--unset", "user.email")
     res = big.run("inbox", env={"GIT_CONFIG_GLOBAL": "/dev/null"})
     assert res.code == 1 and "cannot tell who you are" in res.err
+

@@ -2,7 +2,7 @@
 
 An *excerpt* is a ticket's front matter (a JSON-able dict: the YAML loader keeps times as strings) plus its
 ``path``; files that cannot be parsed have none. Parsing 10,000 front matters takes about a second, so the
-excerpts are cached in ``<git dir>/sopflow/excerpts-v1.json`` (inside ``.git``: never committed, never seen
+excerpts are cached in ``<git dir>/sopflow/excerpts-v2.json`` (inside ``.git``: never committed, never seen
 by ``git status``), keyed by each file's identity as ``os.stat`` gives it: size, mtime, ctime and inode.
 Every run lists the tickets folder once (``os.scandir``), re-reads only the files whose identity changed,
 drops the deleted ones, and writes the cache back when something changed.
@@ -21,12 +21,12 @@ rename wins and both results are valid. A cache that cannot be written (read-onl
 
 File layout: one header line, then part A (names, identities, parents: all that ``show`` needs to find a
 ticket's children without loading every excerpt), part H (each excerpt without its history and long free
-text: a fraction of the bytes, and what ``list`` needs to filter, sort and draw a table) and part B (the whole
-excerpts, one JSON
-text a line, which ``list --format json`` copies to its output without parsing). Parts H and B are aligned
-with part A; each is read only when needed.
+text: a fraction of the bytes, and what ``list`` needs to filter, sort and draw a table), part B (the whole
+excerpts, one JSON text a line, which ``list --format json`` copies to its output without parsing) and part T
+(each ticket's trail, :mod:`sopflow.core.trail`: what ``board``, ``inbox`` and ``sla`` need from a history).
+Parts H, B and T are aligned with part A; each is read only when needed.
 
-``list --text`` uses a second cache, ``<git dir>/sopflow/tickets-text-v1.json``: each ticket's title and body,
+``list --text`` uses a second cache, ``<git dir>/sopflow/tickets-text-v2.json``: each ticket's title and body,
 normalised as the search does (NFKC, case-folded), built on first use. A ticket passes when every query word
 is a substring of it (a necessary condition of :func:`sopflow.core.search.matches`) and
 :func:`~sopflow.core.search.matches` agrees on that normalised text (kept only where normalising it again
@@ -41,17 +41,18 @@ import os
 import re
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sopflow.core.trail import Trail
     from sopflow.project import Project
 
 FORMAT = "sopflow-excerpts"
 TEXT_FORMAT = "sopflow-tickets-text"
-VERSION = 1
+VERSION = 2
 CACHE_NAME = f"excerpts-v{VERSION}.json"
 TEXT_CACHE_NAME = f"tickets-text-v{VERSION}.json"
 PROGRESS_AFTER = 2000  # files to parse before a progress bar is worth showing (about a second)
@@ -59,7 +60,7 @@ FREEZE_AFTER = 20_000  # tickets loaded at once before the loaded objects are hi
 HEAD_TEXT_MAX = 32  # longer text in a workflow field is left out of the heads (see _head)
 
 Key = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
-_PART_A, _PART_H, _PART_B = 0, 1, 2
+_PART_A, _PART_H, _PART_B, _PART_T = 0, 1, 2, 3
 _INDEXES: weakref.WeakKeyDictionary[Project, Index] = weakref.WeakKeyDictionary()
 
 
@@ -366,6 +367,7 @@ class Index:
         self._own_path: set[str] = set()
         self._data: list[Any] | None = None  # part B, parsed
         self._heads: list[Any] | None = None  # part H, parsed
+        self._trails: list[Any] | None = None  # part T, parsed
         self._clean = False  # the cache file holds exactly the current files
         # Part B's text, for copying a whole excerpt to JSON output (see json_text): its names in line order, its
         # bytes (or the cache file to read them from), and the objects (excerpts or heads) each line encodes.
@@ -374,6 +376,8 @@ class Index:
         self._b_ids: dict[int, str] | None = None  # id(object) → name, built from _b_objs on first use
         self._given_heads: dict[int, str] = {}  # id(head) → name for every head handed out (see full)
         self._kept: list[Any] = []  # keeps handed-out heads alive, so their ids stay theirs
+        self._trail_of: dict[str, Trail] = {}  # trails handed out, by name
+        self._wholes: dict[str, dict[str, Any] | None] = {}  # whole excerpts decoded one by one (see full)
         self._lines: tuple[memoryview, dict[str, tuple[int, int]]] | None = None
         self._line_lengths: list[Any] = []  # bytes of each line of part B (stored in part A)
         self._trimmed: set[Any] = set()  # keys some head lacks besides history (stored in part A)
@@ -495,7 +499,7 @@ class Index:
         """The cached identities (name → key); empty when there is no usable cache."""
         if self.path is None:
             return {}
-        f = _CacheFile.open(self.path, FORMAT, self._meta(), 3)
+        f = _CacheFile.open(self.path, FORMAT, self._meta(), 4)
         if f is None:
             return {}
         try:
@@ -554,6 +558,19 @@ class Index:
         self._set_b_from_file(h)
         return True
 
+    def _load_trails(self) -> bool:
+        """Read part T (every cached ticket's trail, see :mod:`sopflow.core.trail`)."""
+        if self._trails is not None or self._file is None:
+            return self._trails is not None
+        try:
+            t = self._file.part(_PART_T)
+            if type(t) is not list or len(t) != len(self._order):
+                raise _Corrupt
+        except _Corrupt:
+            return False
+        self._trails = t
+        return True
+
     def _set_b_from_file(self, objs: list[Any]) -> None:
         """Part B of the cache file encodes the cached rows, whose excerpts or heads are ``objs``."""
         if self._b is None or isinstance(self._b[1], _CacheFile):
@@ -564,7 +581,7 @@ class Index:
 
     def _forget_cache(self) -> None:
         self._order, self._at, self._parents, self._own_path = [], {}, [], set()
-        self._data = self._heads = None
+        self._data = self._heads = self._trails = None
         self._clean = False
         self._b, self._b_objs, self._b_ids = None, [], None
 
@@ -605,6 +622,10 @@ class Index:
             trimmed: set[str] = set()
             h = json.dumps([_head(d, trimmed) for _, d, _ in ents], ensure_ascii=False,
                            separators=(",", ":")).encode("utf-8")
+            from sopflow.core import trail
+
+            t = json.dumps([trail.encode(trail.trail_of(d)) if d is not None else None for _, d, _ in ents],
+                           ensure_ascii=False, separators=(",", ":")).encode("utf-8")
             a = json.dumps({"names": names, "keys": [list(k) for k, _, _ in ents],
                             "parents": [_parent(d) for _, d, _ in ents],
                             "own_path": [n for n, (_, _, own) in zip(names, ents, strict=True) if own],
@@ -616,7 +637,8 @@ class Index:
         self._b_objs, self._b_ids = [[d for _, d, _ in ents]], None
         self._line_lengths = [len(x) for x in lines]
         self._lines = None
-        _write_atomic(self.path, [_header(FORMAT, self._meta(), [a, h, b]), a, h, b])
+        _write_atomic(self.path, [_header(FORMAT, self._meta(), [a, h, b, t]), a, h, b, t])
+        _drop_old_versions(self.path.parent)
 
     # ------------------------------------------------------------ answers
     def _one(self, name: str, heads: bool) -> dict[str, Any] | None:
@@ -656,9 +678,39 @@ class Index:
         name = self._given_heads.get(id(d))
         if name is None:
             return d
+        if self._data is None and self._cached_row(name) is not None:
+            # One excerpt: decode its line of part B rather than the whole part (see json_text).
+            if name not in self._wholes:
+                raw = self.json_text(d)
+                try:
+                    got = json.loads(bytes(raw)) if raw is not None else None
+                except ValueError:
+                    got = None
+                self._wholes[name] = got if type(got) is dict else None
+            got = self._wholes[name]
+            if got is not None:
+                return got
         self._ensure_loaded()
         whole = self._one(name, False)
         return whole if whole is not None else d
+
+    def trail(self, d: Mapping[str, Any]) -> Trail | None:
+        """The trail (see :mod:`sopflow.core.trail`) of a head this index handed out, from the cache file when it
+        holds that ticket, else cut from the whole excerpt; None for any other dict (its own history, if any,
+        is the answer: see :func:`trail_for`)."""
+        from sopflow.core.trail import decode, trail_of
+
+        name = self._given_heads.get(id(d))
+        if name is None:
+            return None
+        got = self._trail_of.get(name)
+        if got is None:
+            at = self._cached_row(name)
+            if at is not None and self._load_trails():
+                assert self._trails is not None
+                got = decode(self._trails[at])
+            self._trail_of[name] = got = got if got is not None else trail_of(self.full(d))
+        return got
 
     def json_text(self, d: Mapping[str, Any]) -> bytes | memoryview | None:
         """The JSON text (as :func:`json.dumps` with ``ensure_ascii=False`` writes it) of the whole excerpt of
@@ -835,6 +887,49 @@ def _parent(data: dict[str, Any] | None) -> str | None:
     from sopflow.core.ticket import parent
 
     return parent(data)
+
+
+def trail_for(project: Project, d: Mapping[str, Any]) -> Trail:
+    """The trail of ``d``: an excerpt or head handed out by the project's index, or any front matter."""
+    return trails(project)(d)
+
+
+def trails(project: Project, without_history: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
+           ) -> Callable[[Mapping[str, Any]], Trail]:
+    """:func:`trail_for` bound to the project (for loops over many tickets). ``without_history`` is given
+    each dict that is not a head of the index and has no ``history`` key, and returns the front matter to
+    take the trail from (e.g. the ticket read from its file)."""
+    from sopflow.core.trail import trail_of
+
+    bound: list[Callable[[Mapping[str, Any]], Trail | None]] = []
+
+    def get(d: Mapping[str, Any]) -> Trail:
+        if not bound:  # the index may be opened after this function was made
+            idx = _INDEXES.get(project)
+            if idx is not None:
+                bound.append(idx.trail)
+        got = bound[0](d) if bound else None
+        if got is not None:
+            return got
+        if without_history is not None and "history" not in d:
+            d = without_history(d)
+        return trail_of(d)
+
+    return get
+
+
+def whole(project: Project, d: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The whole excerpt of ``d`` when it is a head the project's index handed out, else ``d`` itself."""
+    idx = _INDEXES.get(project)
+    return idx.full(d) if idx is not None else d
+
+
+def _drop_old_versions(folder: Path) -> None:
+    """Remove the cache files of earlier formats (``excerpts-v1.json`` …): nothing reads them any more."""
+    for old in range(1, VERSION):
+        for name in (f"excerpts-v{old}.json", f"tickets-text-v{old}.json"):
+            with contextlib.suppress(OSError):
+                os.unlink(folder / name)
 
 
 def ticket_front_matters(project: Project) -> list[tuple[str, str, dict[str, Any] | None]]:

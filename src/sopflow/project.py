@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from functools import cached_property
@@ -268,7 +268,7 @@ class Project:
             self._excerpts = cached
         return cached
 
-    def is_open(self, data: dict[str, Any]) -> bool:
+    def is_open(self, data: Mapping[str, Any]) -> bool:
         wf = self.workflows.get(str(data.get("type")))
         return not (wf and wf.is_final(str(data.get("state"))))
 

@@ -15,7 +15,7 @@ and ``check`` messages; a rule with an entry is never applied again to that tick
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
@@ -34,6 +34,7 @@ from sopflow.stats import timeline
 
 if TYPE_CHECKING:
     from sopflow.core.ticket import Ticket
+    from sopflow.core.trail import Trail
     from sopflow.core.workflow import Workflow
     from sopflow.project import ChangeSet, Project
 
@@ -93,8 +94,12 @@ def _strict_policy(project: Project, wf: Workflow, where: str) -> SlaPolicy | No
     return policy
 
 
-def _history(project: Project, data: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``data`` itself when it carries the history, else the ticket read from its ``path``."""
+def _whole(project: Project, data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``data`` with its history: the whole excerpt for a head the excerpt index handed out, ``data`` itself when
+    it carries the history, else the ticket read from its ``path``."""
+    from sopflow.index import whole
+
+    data = whole(project, data)
     if "history" in data or not data.get("path"):
         return data
     try:
@@ -103,17 +108,44 @@ def _history(project: Project, data: Mapping[str, Any]) -> Mapping[str, Any]:
         return data
 
 
+def _trails(project: Project) -> Callable[[Mapping[str, Any]], Trail]:
+    """The trail (see :mod:`sopflow.core.trail`) of a ticket: from the excerpt index for a head it handed out,
+    else from the ticket's history (read from its file when the dict has none)."""
+    from sopflow.index import trails
+
+    return trails(project, lambda d: _whole(project, d))
+
+
 def clock_for(project: Project, data: Mapping[str, Any]) -> Clock | None:
     """The SLA clock of a ticket (front matter, or an excerpt) at ``project.now``; None without an SLA."""
     wf = project.workflows.get(str(data.get("type", "")))
     if wf is None:
         return None
-    policy = policy_for(project, wf)
+    return _clock(project, wf, policy_for(project, wf), data)
+
+
+def _clock(project: Project, wf: Workflow, policy: SlaPolicy | None, data: Mapping[str, Any],
+           trail_of: Callable[[Mapping[str, Any]], Trail] | None = None) -> Clock | None:
     priority = data.get("priority")
     if policy is None or priority in (None, "") or str(priority) not in policy.priorities:
         return None
-    events = timeline(_history(project, data), project.tz)
+    trail = (trail_of or _trails(project))(data)
+    events = timeline(data, project.tz, trail.moves)
     return compute_clock(policy, str(priority), events, wf.initial, wf.finals, project.now)
+
+
+def _clocks(project: Project) -> Callable[[Mapping[str, Any]], Clock | None]:
+    """:func:`clock_for` with the workflows and policies looked up once (for loops over many tickets)."""
+    known = {t: (wf, policy_for(project, wf)) for t, wf in project.workflows.items()}
+    trail_of = _trails(project)
+
+    def clock(data: Mapping[str, Any]) -> Clock | None:
+        got = known.get(str(data.get("type", "")))
+        if got is None or got[1] is None:
+            return None
+        return _clock(project, got[0], got[1], data, trail_of)
+
+    return clock
 
 
 def applied_rules(data: Mapping[str, Any]) -> set[int]:
@@ -206,11 +238,14 @@ def sla_rows(project: Project, *, types: Collection[str] = (), breached: bool = 
     """Tickets with an SLA: open ones (closed too with ``include_closed``), worst status first, then the
     nearest due time, then ID. ``breached`` keeps only breached ones."""
     _check_types(project, types)
+    from sopflow.index import load_heads
+
     rows = []
-    for data in project.excerpts():
+    clock_of = _clocks(project)
+    for data in load_heads(project):
         if types and data.get("type") not in types:
             continue
-        clock = clock_for(project, data)
+        clock = clock_of(data)
         if clock is None or (not include_closed and not clock.is_open):
             continue
         if breached and clock.status != "breached":
@@ -338,17 +373,22 @@ def plan_escalations(project: Project) -> list[Escalation]:
 
     now = project.now
     due: list[tuple[dt.datetime, tuple[str, int, str], int, str, Mapping[str, Any], EscalationRule]] = []
-    for data in project.excerpts():
+    from sopflow.index import load_heads
+
+    clock_of = _clocks(project)
+    for data in load_heads(project):
         wf = project.workflows.get(str(data.get("type", "")))
-        if wf is None or wf.sla is None or not project.is_open(dict(data)):
+        if wf is None or wf.sla is None or not project.is_open(data):
             continue
-        clock = clock_for(project, data)
+        clock = clock_of(data)
         if clock is None:
             continue
         tid = str(data.get("id", ""))
         policy = _strict_policy(project, wf, tid)
         assert policy is not None
-        full = _history(project, data)
+        if not due_escalations(policy, clock, set(), now):
+            continue  # nothing due even if no rule had been applied yet
+        full = _whole(project, data)
         for index, rule in due_escalations(policy, clock, applied_rules(full), now):
             breached = clock.breached_at(rule.when)
             assert breached is not None
@@ -507,8 +547,9 @@ def show_section(project: Project, ticket: Ticket) -> list[tuple[str, list[str]]
 def board_flags(project: Project, excerpts: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """``{id: "⚠ at risk" | "✖ breached"}`` for open tickets whose SLA needs attention."""
     flags: dict[str, str] = {}
+    clock_of = _clocks(project)
     for data in excerpts:
-        clock = clock_for(project, data)
+        clock = clock_of(data)
         if clock is None or not clock.is_open or clock.status not in ("at_risk", "breached"):
             continue
         flags[str(data.get("id", ""))] = STATUS_LABEL[clock.status]

@@ -76,17 +76,20 @@ def parse_instant(value: object, tz: dt.tzinfo) -> dt.datetime | None:
     return moment
 
 
-def timeline(data: Mapping[str, Any], tz: dt.tzinfo) -> list[tuple[dt.datetime, str]]:
-    """``(at, state entered)`` of every history entry with ``to:``, sorted by time (stably)."""
+def timeline(data: Mapping[str, Any], tz: dt.tzinfo,
+             moves: Iterable[tuple[Any, Any]] | None = None) -> list[tuple[dt.datetime, str]]:
+    """``(at, state entered)`` of every history entry with ``to:``, sorted by time (stably). ``moves`` are
+    those entries' ``(at, to)`` when the caller has them (a :class:`~sopflow.core.trail.Trail`'s), so that
+    ``data`` may lack its history."""
     out: list[tuple[dt.datetime, str]] = []
-    history = data.get("history")
-    if isinstance(history, list):
-        for entry in history:
-            if not isinstance(entry, dict) or entry.get("to") is None:
-                continue
-            at = parse_instant(entry.get("at"), tz)
-            if at is not None:
-                out.append((at, str(entry["to"])))
+    if moves is None:
+        history = data.get("history")
+        moves = [(e.get("at"), e["to"]) for e in history if isinstance(e, dict) and e.get("to") is not None] \
+            if isinstance(history, list) else []
+    for when, state in moves:
+        at = parse_instant(when, tz)
+        if at is not None:
+            out.append((at, str(state)))
     if not out:
         created = parse_instant(data.get("created"), tz)
         if created is not None and data.get("state") is not None:

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from sopflow.core import fsm
 from sopflow.core.query import PRIORITY_ORDER, Criteria, matches
+from sopflow.core.trail import Trail, entered_state, history_of, trail_of
+
+__all__ = ["board", "card", "entered_state", "history_of", "inbox", "select"]
 
 if TYPE_CHECKING:
     from sopflow.core.config import Config
@@ -26,7 +29,7 @@ def select(p: Project, c: Criteria, *, text: str | None = None,
     """Excerpts matching ``c`` (and ``text``). With ``keys`` (the keys the caller reads besides the reserved
     ones, e.g. sort keys), the excerpts may lack history and long free text elsewhere: faster to load."""
     def final(d: Mapping[str, Any]) -> bool:
-        return not p.is_open(dict(d))
+        return not p.is_open(d)
 
     if keys is not None and not c.extra:
         from sopflow.index import load_heads
@@ -58,31 +61,15 @@ def parse_time(value: Any, tz: tzinfo) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
 
 
-def history_of(d: Mapping[str, Any]) -> list[dict[str, Any]]:
-    h = d.get("history")
-    return [e for e in h if isinstance(e, dict)] if isinstance(h, list) else []
-
-
-def entered_state(d: Mapping[str, Any]) -> Any:
-    """When the ticket entered its current state: the ``at`` of the last history entry that moved it there
-    (a self-loop does not count as entering), or its creation. Falls back to ``updated``/``created`` when no
-    entry explains the state (a hand edit)."""
-    state = d.get("state")
-    found: Any = None
-    for e in history_of(d):
-        if "to" not in e:
-            continue
-        if e.get("action") != "create" and "from" in e and e.get("from") == e.get("to"):
-            continue  # a self-loop: the ticket stayed where it was
-        found = e.get("at") if e.get("to") == state else None
-    return found or d.get("updated") or d.get("created")
-
-
-def card(d: Mapping[str, Any], now: datetime, tz: tzinfo, flag: str | None = None) -> dict[str, Any]:
+def card(d: Mapping[str, Any], now: datetime, tz: tzinfo, flag: str | None = None,
+         trail: Trail | None = None) -> dict[str, Any]:
     """A ticket excerpt as shown on the board and in the inbox: its front matter without history and body,
-    plus ``since`` (entered the current state), ``age_seconds`` (now − since; null when unknown) and ``flag``."""
-    out = {k: v for k, v in d.items() if k not in CARD_OMIT}
-    since = entered_state(d)
+    plus ``since`` (entered the current state), ``age_seconds`` (now − since; null when unknown) and ``flag``.
+    ``trail`` is the ticket's trail when the caller has it (``d`` may then lack its history)."""
+    out = dict(d)
+    for k in CARD_OMIT:
+        out.pop(k, None)
+    since = (trail or trail_of(d)).since
     moment = parse_time(since, tz)
     out["since"] = str(since) if since is not None else None
     out["age_seconds"] = max(0, int((now - moment).total_seconds())) if moment is not None else None
@@ -127,25 +114,32 @@ def flags(p: Project, items: Sequence[Mapping[str, Any]]) -> dict[str, str]:
 # ---------------------------------------------------------------- board
 
 def board(p: Project, *, types: Sequence[str] = (), assignees: Sequence[str] = (),
-          mine: bool = False) -> dict[str, Any]:
+          mine: bool = False, whole: bool = True) -> dict[str, Any]:
     """The board: one block per type, a column per state in workflow order.
 
     Open columns are ordered by priority then age in state (oldest first); final columns most recent
     first. Every matching ticket is in the data (the text view shortens final columns, not this).
     Shape: ``{"types": [{"type", "title", "columns": [{"state", "final", "tickets": [card…]}]}]}``;
     a column for a state the workflow does not know has ``"unknown": true``.
+    With ``whole=False`` the cards may lack long free text in workflow fields (never a reserved key): enough
+    for the table and CSV, and faster to load.
     """
     for t in types:
         p.workflow(t)  # unknown or invalid type: a clear error
     who = list(assignees)
     if mine:
         who.append(p.require_actor())
-    items = select(p, Criteria(types=tuple(dict.fromkeys(types)), assignees=tuple(dict.fromkeys(who))))
+    items = select(p, Criteria(types=tuple(dict.fromkeys(types)), assignees=tuple(dict.fromkeys(who))),
+                   keys=None if whole else ())
     marks = flags(p, items)
     now, tz = p.now, p.tz
     by_type: dict[str, list[dict[str, Any]]] = {}
+    from sopflow.index import trails
+
+    trail_for = trails(p)
     for d in items:
-        by_type.setdefault(str(d.get("type")), []).append(card(d, now, tz, marks.get(str(d.get("id")))))
+        c = card(d, now, tz, marks.get(str(d.get("id"))), trail_for(d))
+        by_type.setdefault(str(d.get("type")), []).append(c)
     order = list(dict.fromkeys(types)) or [*[t for t in p.workflows if t in by_type],
                                           *sorted(t for t in by_type if t not in p.workflows)]
     blocks = []
@@ -184,7 +178,7 @@ def my_roles(config: Config, person: str, by: Iterable[str], data: Mapping[str, 
     return out
 
 
-def inbox(p: Project, person: str | None = None) -> dict[str, Any]:
+def inbox(p: Project, person: str | None = None, *, whole: bool = True) -> dict[str, Any]:
     """One person's queue of open tickets, each ticket in the first section that applies.
 
     - ``assigned``: assigned to the person;
@@ -194,15 +188,25 @@ def inbox(p: Project, person: str | None = None) -> dict[str, Any]:
     - ``handled``: the person appears in its history (``by``); each card has ``last_handled`` (when).
     Each section is ordered by priority, then age in state (oldest first).
     """
+    from sopflow.index import trails
+
+    trail_for = trails(p)
     me = person or p.require_actor()
     now, tz = p.now, p.tz
-    open_items = [d for d in p.excerpts() if p.is_open(d)]
+    if whole:
+        source: Sequence[Mapping[str, Any]] = p.excerpts()
+    else:
+        from sopflow.index import load_heads
+
+        source = load_heads(p)
+    open_items = [d for d in source if p.is_open(d)]
     marks = flags(p, open_items)
     assigned: list[dict[str, Any]] = []
     waiting: list[dict[str, Any]] = []
     handled: list[dict[str, Any]] = []
     for d in open_items:
-        c = card(d, now, tz, marks.get(str(d.get("id"))))
+        trail = trail_for(d)
+        c = card(d, now, tz, marks.get(str(d.get("id"))), trail)
         if d.get("assignee") == me:
             assigned.append(c)
             continue
@@ -222,9 +226,8 @@ def inbox(p: Project, person: str | None = None) -> dict[str, Any]:
             c["as_roles"] = list(dict.fromkeys(roles))
             waiting.append(c)
             continue
-        mine = [e for e in history_of(d) if e.get("by") == me]
-        if mine:
-            c["last_handled"] = mine[-1].get("at")
+        if me in trail.handled:
+            c["last_handled"] = trail.handled[me]
             handled.append(c)
     for section in (assigned, waiting, handled):
         section.sort(key=by_priority_then_age)

@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         from sopflow.views import board
 
         p = project(ctx)
-        data = board(p, types=type_ or (), assignees=assignee or (), mine=mine)
+        data = board(p, types=type_ or (), assignees=assignee or (), mine=mine, whole=fmt == "json")
         if fmt == "json":
             echo_json(data)
         elif fmt == "csv":
@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
         from sopflow.views import inbox
 
         p = project(ctx)
-        data = inbox(p)
+        data = inbox(p, whole=fmt == "json")
         if fmt == "json":
             echo_json(data)
         elif fmt == "csv":
