@@ -105,6 +105,8 @@ def test_examples_and_workflows_agree() -> None:
             total += 1
             answered += agree(text[4:text.index("\n---", 3) + 1])
     assert total and answered >= total // 2
+    for path in sorted(ROOT.glob("workflows/*.yaml")):  # every shipped workflow is read on the fast path
+        assert fastyaml.try_load(path.read_text("utf-8"))[0], path
 
 
 def test_yamlio_load_uses_it() -> None:
@@ -150,7 +152,7 @@ def documents(draw: st.DrawFn) -> str:
     lines: list[str] = []
     for _ in range(draw(st.integers(1, 6))):
         k = key(draw)
-        kind = draw(st.sampled_from(["scalar", "scalar", "seq", "map", "empty", "comment", "blank"]))
+        kind = draw(st.sampled_from(["scalar", "scalar", "seq", "map", "seqmap", "empty", "comment", "blank"]))
         indent = " " * draw(st.sampled_from([0] * 12 + [1, 2]))
         if kind == "scalar":
             lines.append(f"{indent}{k}: {scalar(draw)}" + draw(st.sampled_from(["", "", "", "  # c", "#c", " "])))
@@ -165,6 +167,19 @@ def documents(draw: st.DrawFn) -> str:
             sub = " " * draw(st.sampled_from([1, 2, 4]))
             for _ in range(draw(st.integers(1, 3))):
                 lines.append(f"{sub}{key(draw)}: {scalar(draw)}")
+        elif kind == "seqmap":  # items that are block mappings starting after the dash (workflow transitions)
+            lines.append(f"{k}:")
+            sub = " " * draw(st.sampled_from([0, 2, 2, 3]))
+            for _ in range(draw(st.integers(1, 3))):
+                dash = draw(st.sampled_from(["- "] * 6 + ["-  ", "- - "]))
+                lines.append(f"{sub}{dash}{key(draw)}: {scalar(draw)}")
+                more = " " * (len(sub) + len(dash) + draw(st.sampled_from([0] * 6 + [-1, 1, 2])))
+                for _ in range(draw(st.integers(0, 2))):
+                    if draw(st.integers(0, 4)):
+                        lines.append(f"{more}{key(draw)}: {scalar(draw)}")
+                    else:
+                        lines.append(f"{more}{key(draw)}:")
+                        lines.append(f"{more}  - {scalar(draw)}")
         elif kind == "empty":
             lines.append(f"{k}:")
         elif kind == "comment":

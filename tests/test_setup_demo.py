@@ -145,3 +145,30 @@ def test_plain_converters_give_typers_values_and_errors(repo: Repo) -> None:
     assert bad.code == 2 and "'three' is not a valid integer" in bad.err
     many = repo.run("list", "--type", "issue_track", "--type", "task", "--format", "json")
     assert many.code == 0 and "磁盘告警" in many.out
+
+
+def test_each_command_is_registered_by_the_module_the_table_names() -> None:
+    """A run registers only the module of its command (sopflow.cli.COMMANDS): the table must be complete."""
+    import typer
+
+    from sopflow import cli
+
+    seen: dict[str, str] = {}
+    for module in cli.MODULES:
+        group = typer.main.get_command(cli.build_app((module,)))
+        for name in getattr(group, "commands", {}):
+            seen[name] = module
+    assert seen == cli.COMMANDS
+    full = typer.main.get_command(cli.app)
+    assert set(getattr(full, "commands", {})) == set(seen)
+
+
+@pytest.mark.parametrize(("args", "name"), [
+    (["list"], "list"), (["-C", "x", "--as", "fan", "--no-commit", "do", "A-1", "t"], "do"),
+    (["-C", "board", "show", "A-1"], "show"), (["--help"], None), (["--", "list"], None), ([], None),
+    (["--as=fan", "wiki", "list"], "wiki"),
+])
+def test_command_of_skips_the_global_options(args: list[str], name: str | None) -> None:
+    from sopflow.cli import command_of
+
+    assert command_of(args) == name

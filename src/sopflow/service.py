@@ -27,6 +27,7 @@ from sopflow.core.sla import (
     SlaPolicy,
     compute_clock,
     due_escalations,
+    is_running,
     parse_sla,
 )
 from sopflow.errors import SopflowError
@@ -125,17 +126,20 @@ def clock_for(project: Project, data: Mapping[str, Any]) -> Clock | None:
 
 
 def _clock(project: Project, wf: Workflow, policy: SlaPolicy | None, data: Mapping[str, Any],
-           trail_of: Callable[[Mapping[str, Any]], Trail] | None = None) -> Clock | None:
+           trail_of: Callable[[Mapping[str, Any]], Trail] | None = None, *, running: bool = False) -> Clock | None:
     priority = data.get("priority")
     if policy is None or priority in (None, "") or str(priority) not in policy.priorities:
         return None
     trail = (trail_of or _trails(project))(data)
     events = timeline(data, project.tz, trail.moves)
+    if running and not is_running(policy, events, wf.finals, project.now):
+        return None
     return compute_clock(policy, str(priority), events, wf.initial, wf.finals, project.now)
 
 
-def _clocks(project: Project) -> Callable[[Mapping[str, Any]], Clock | None]:
-    """:func:`clock_for` with the workflows and policies looked up once (for loops over many tickets)."""
+def _clocks(project: Project, *, running: bool = False) -> Callable[[Mapping[str, Any]], Clock | None]:
+    """:func:`clock_for` with the workflows and policies looked up once (for loops over many tickets).
+    With ``running``, None also for a clock that would not be open (the ticket is resolved)."""
     known = {t: (wf, policy_for(project, wf)) for t, wf in project.workflows.items()}
     trail_of = _trails(project)
 
@@ -143,7 +147,7 @@ def _clocks(project: Project) -> Callable[[Mapping[str, Any]], Clock | None]:
         got = known.get(str(data.get("type", "")))
         if got is None or got[1] is None:
             return None
-        return _clock(project, got[0], got[1], data, trail_of)
+        return _clock(project, got[0], got[1], data, trail_of, running=running)
 
     return clock
 
@@ -241,7 +245,7 @@ def sla_rows(project: Project, *, types: Collection[str] = (), breached: bool = 
     from sopflow.index import load_heads
 
     rows = []
-    clock_of = _clocks(project)
+    clock_of = _clocks(project, running=not include_closed)
     for data in load_heads(project):
         if types and data.get("type") not in types:
             continue
@@ -375,7 +379,7 @@ def plan_escalations(project: Project) -> list[Escalation]:
     due: list[tuple[dt.datetime, tuple[str, int, str], int, str, Mapping[str, Any], EscalationRule]] = []
     from sopflow.index import load_heads
 
-    clock_of = _clocks(project)
+    clock_of = _clocks(project, running=True)  # a resolved ticket has nothing due
     for data in load_heads(project):
         wf = project.workflows.get(str(data.get("type", "")))
         if wf is None or wf.sla is None or not project.is_open(data):
@@ -547,7 +551,7 @@ def show_section(project: Project, ticket: Ticket) -> list[tuple[str, list[str]]
 def board_flags(project: Project, excerpts: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """``{id: "⚠ at risk" | "✖ breached"}`` for open tickets whose SLA needs attention."""
     flags: dict[str, str] = {}
-    clock_of = _clocks(project)
+    clock_of = _clocks(project, running=True)
     for data in excerpts:
         clock = clock_of(data)
         if clock is None or not clock.is_open or clock.status not in ("at_risk", "breached"):

@@ -10,7 +10,8 @@ check this against PyYAML on generated documents.
 The subset:
     a block mapping at column 0 whose keys are plain scalars resolving to text; values are plain scalars on
     one line, single-line quoted scalars, flow collections (which may span lines), nested block mappings and
-    block sequences of such values; blank lines, comment lines and trailing comments.
+    block sequences of such values (an item may be a block mapping that starts after the dash:
+    ``- key: value``); blank lines, comment lines and trailing comments.
 Outside it (given up): tabs, CR, characters YAML does not allow raw, anchors, aliases, tags, directives,
 document markers, block scalars (``|`` ``>``), multi-line plain or quoted scalars, quoted or complex keys,
 duplicate keys, comments inside flow collections, numbers other than plain decimal ints and simple floats.
@@ -221,16 +222,22 @@ class _Parser:
             raise _GiveUp
         return self.block_map(0)
 
-    def block_map(self, indent: int) -> dict[str, Any]:
+    def block_map(self, indent: int, first: int | None = None) -> dict[str, Any]:
+        """A block mapping at column ``indent``; ``first``: where its first key is, when that is after a
+        sequence's dash on the same line (``- key: value``)."""
         s = self.s
         out: dict[str, Any] = {}
         while True:
-            ind = self.peek()
-            if ind is None or ind < indent:
-                return out
-            if ind > indent:
-                raise _GiveUp
-            line = _KEY_LINE.match(s, self.pos + indent)
+            if first is not None:
+                at, first = first, None
+            else:
+                ind = self.peek()
+                if ind is None or ind < indent:
+                    return out
+                if ind > indent:
+                    raise _GiveUp
+                at = self.pos + indent
+            line = _KEY_LINE.match(s, at)
             if line is not None:
                 key = line.group(1)
                 if key not in _good_keys:
@@ -248,7 +255,7 @@ class _Parser:
                 else:
                     out[key] = self.nested(indent)
                 continue
-            m = _KEY.match(s, self.pos + indent)
+            m = _KEY.match(s, at)
             if m is None:
                 raise _GiveUp
             key = _key(m.group(1))
@@ -300,6 +307,9 @@ class _Parser:
                 p += 1
             if s[p] in "\n#" or self.dash(p):
                 raise _GiveUp
+            if _KEY.match(s, p):  # ``- key: value``: a block mapping whose first key follows the dash
+                out.append(self.block_map(p - self.pos, first=p))
+                continue
             out.append(self.inline(p, indent))
 
     def inline(self, p: int, indent: int) -> Any:

@@ -276,6 +276,22 @@ def _worst(statuses: Sequence[str]) -> str:
     return max(statuses, key=STATUS_ORDER.index)
 
 
+def _events(timeline: Sequence[tuple[dt.datetime, str]], now: dt.datetime, tz: dt.tzinfo | None
+            ) -> list[tuple[dt.datetime, str]]:
+    """The timeline in UTC, sorted by time (stably), without what comes after ``now``."""
+    now_u = _utc(now, tz)
+    events = sorted(((_utc(when, tz), state) for when, state in timeline), key=lambda item: item[0])
+    return [e for e in events if e[0] <= now_u]
+
+
+def is_running(policy: SlaPolicy, timeline: Sequence[tuple[dt.datetime, str]], final_states: Collection[str],
+               now: dt.datetime) -> bool:
+    """Whether :func:`compute_clock` would give an open clock (not resolved at ``now``) for this timeline,
+    priority aside: a quick test that spares computing the clocks of closed tickets."""
+    events = _events(timeline, now, policy.tz)
+    return bool(events) and events[-1][1] not in final_states
+
+
 def compute_clock(
     policy: SlaPolicy,
     priority: str | None,
@@ -299,14 +315,10 @@ def compute_clock(
     if priority is None or priority not in policy.priorities:
         return None
     tz = policy.tz
-    now_u = _utc(now, tz)
-    events = sorted(
-        ((_utc(when, tz), state) for when, state in timeline),
-        key=lambda item: item[0],
-    )
-    events = [e for e in events if e[0] <= now_u]
+    events = _events(timeline, now, tz)
     if not events:
         return None
+    now_u = _utc(now, tz)
     finals = frozenset(final_states)
     cal = policy.calendar
     goal = policy.priorities[priority]
