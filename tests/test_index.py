@@ -616,3 +616,39 @@ def test_table_and_one_line_fast_paths_print_the_same() -> None:
         assert table(headers, rows, max_width=max_width, shrink=[2, 1]) == _old_table(headers, rows, max_width, [2, 1])
 
     run()
+
+
+# ------------------------------------------------------------------ parsing in two processes
+
+
+def test_parallel_first_build_gives_the_same_answers(ten: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With many files to parse, a forked child parses half of them: the answers are the serial ones."""
+    write_tickets(ten, 40, body="并行解析 parallel")
+    ten.write("tickets/ISS-41.md", "---\nid: [unclosed\n---\nbroken\n")
+    settle()
+    cache_file(ten).unlink()
+    monkeypatch.setattr(index, "PARALLEL_AFTER", 2)
+    forked: list[Any] = []
+    real = index._fork_parse
+    monkeypatch.setattr(index, "_fork_parse", lambda idx, names: forked.append(real(idx, names)) or forked[-1])
+    check_same(ten)
+    assert len(cached_names(ten)) == 41
+    if sys.platform.startswith("linux") and (os.cpu_count() or 1) > 1:
+        assert forked and forked[0] is not None
+
+
+def test_a_failing_child_leaves_its_share_to_the_parent(ten: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_tickets(ten, 30)
+    settle()
+    cache_file(ten).unlink()
+    monkeypatch.setattr(index, "PARALLEL_AFTER", 2)
+    parent = os.getpid()
+    real = index.Index._parse_own
+
+    def dies_in_the_child(self: index.Index, name: str) -> Any:
+        if os.getpid() != parent:
+            os._exit(3)
+        return real(self, name)
+
+    monkeypatch.setattr(index.Index, "_parse_own", dies_in_the_child)
+    check_same(ten)

@@ -48,6 +48,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sopflow.core.trail import Trail
+    from sopflow.progress import Progress
     from sopflow.project import Project
 
 FORMAT = "sopflow-excerpts"
@@ -56,6 +57,7 @@ VERSION = 2
 CACHE_NAME = f"excerpts-v{VERSION}.json"
 TEXT_CACHE_NAME = f"tickets-text-v{VERSION}.json"
 PROGRESS_AFTER = 2000  # files to parse before a progress bar is worth showing (about a second)
+PARALLEL_AFTER = 1000  # files to parse before a second process is worth forking (fork and pickling: ~20 ms)
 FREEZE_AFTER = 20_000  # tickets loaded at once before the loaded objects are hidden from the collector
 HEAD_TEXT_MAX = 32  # longer text in a workflow field is left out of the heads (see _head)
 
@@ -196,6 +198,71 @@ def _read(path: str) -> str | None:
         return raw.decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
+
+
+# ------------------------------------------------------------------------------------------ parallel parsing
+
+
+class _Child:
+    """A forked process parsing some ticket files; :meth:`result` is what it sent (None when it failed)."""
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self.pid, self.fd = pid, fd
+
+    def result(self) -> list[Any] | None:
+        import pickle
+
+        chunks: list[bytes] = []
+        try:
+            with os.fdopen(self.fd, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    chunks.append(chunk)
+        except OSError:
+            chunks = []
+        try:
+            _, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            status = 1
+        if status != 0 or not chunks:
+            return None
+        try:
+            # Our own child wrote this, just now, through a pipe no one else holds (the cache is never pickled).
+            got = pickle.loads(b"".join(chunks))
+        except Exception:  # a child that died half-way: its share is parsed here
+            return None
+        return got if type(got) is list else None
+
+
+def _fork_parse(idx: Index, names: list[str]) -> _Child | None:
+    """Start parsing ``names`` in a forked child (Linux only, two processors or more); None when not."""
+    import sys
+
+    if not names or not sys.platform.startswith("linux") or (os.cpu_count() or 1) < 2:
+        return None
+    try:
+        r, w = os.pipe()
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(r)
+        os.close(w)
+        return None
+    if pid == 0:  # the child: parse, send, and leave without running any exit handler of the parent's
+        code = 1
+        try:
+            import pickle
+
+            os.close(r)
+            data = pickle.dumps([idx._parse_own(n) for n in names], protocol=pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(w, "wb") as fh:
+                fh.write(data)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    return _Child(pid, r)
 
 
 # ------------------------------------------------------------------------------------------ cache files
@@ -448,15 +515,14 @@ class Index:
 
         bar = Progress(len(todo), "indexing tickets") if len(todo) >= PROGRESS_AFTER else None
         with _no_gc(freeze=len(todo) >= FREEZE_AFTER):
-            for n, name in enumerate(todo, 1):
-                if bar is not None:
-                    bar.update(n)
+            parsed = self._parse_all([n for n in todo if n not in self.links], bar)
+            for name in todo:
                 self.rows.pop(name, None)
                 if name in self.links:
                     self.volatile[name] = self._parse_symlink(name)
                     continue
                 key = self.keys[name]
-                data, exact, own_path = self._parse_own(name)
+                data, exact, own_path = parsed[name]
                 if not exact or max(key[1], key[2]) >= racy_after:
                     # Not cached: values JSON cannot carry, or "racily clean" (the file may change again within
                     # its timestamps' granularity, unseen). It is parsed again next run.
@@ -471,6 +537,26 @@ class Index:
 
     def _parse(self, name: str) -> dict[str, Any] | None:
         return self._parse_own(name)[0]
+
+    def _parse_all(self, names: list[str], bar: Progress | None) -> dict[str, tuple[dict[str, Any] | None, bool, bool]]:
+        """:meth:`_parse_own` of every name; with many names and two or more processors, the second half is
+        parsed by a forked child process at the same time (parsing is CPU-bound: about 0.1 ms a ticket)."""
+        out: dict[str, tuple[dict[str, Any] | None, bool, bool]] = {}
+        theirs = _fork_parse(self, names[len(names) // 2:]) if len(names) >= PARALLEL_AFTER else None
+        mine = names if theirs is None else names[:len(names) // 2]
+        scale = len(names) / max(1, len(mine))
+        for n, name in enumerate(mine, 1):
+            if bar is not None:
+                bar.update(int(n * scale))
+            out[name] = self._parse_own(name)
+        rest = names[len(mine):]
+        got = theirs.result() if theirs is not None else None
+        if got is not None and len(got) == len(rest):
+            out.update(zip(rest, got, strict=True))
+        else:  # no child, or it failed: parse its half here
+            for name in rest:
+                out[name] = self._parse_own(name)
+        return out
 
     def _parse_own(self, name: str) -> tuple[dict[str, Any] | None, bool, bool]:
         """(excerpt, exact, whether the front matter has a 'path' key of its own)."""
