@@ -368,3 +368,14 @@ def test_table_from_heads_and_trails_is_the_table_from_whole_excerpts(big: Repo,
             assert rb.inbox_text(heads, people=whole_p.config.people) == rb.inbox_text(whole,
                                                                                         people=whole_p.config.people)
             assert rb.inbox_csv(heads) == rb.inbox_csv(whole)
+
+
+def test_board_cut_to_the_recent_final_cards_prints_the_same(project: Project) -> None:
+    """The table asks views.board for only the cards it shows (final_limit); every layout prints as the
+    whole board does, counts of hidden cards included."""
+    whole = views.board(project)
+    cut = views.board(Project(project.root, actor="fan"), whole=False, final_limit=rb.FINAL_RECENT)
+    finals = [c for t in cut["types"] for c in t["columns"] if c["final"]]
+    assert any("count" in c and len(c["tickets"]) == rb.FINAL_RECENT < c["count"] for c in finals)
+    for cols in (160, 80, 38, 20):
+        assert rb.board_text(cut, cols=cols) == rb.board_text(whole, cols=cols)

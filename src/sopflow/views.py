@@ -70,11 +70,15 @@ def card(d: Mapping[str, Any], now: datetime, tz: tzinfo, flag: str | None = Non
     for k in CARD_OMIT:
         out.pop(k, None)
     since = (trail or trail_of(d)).since
-    moment = parse_time(since, tz)
     out["since"] = str(since) if since is not None else None
-    out["age_seconds"] = max(0, int((now - moment).total_seconds())) if moment is not None else None
+    out["age_seconds"] = _age(since, now, tz)
     out["flag"] = flag
     return out
+
+
+def _age(since: Any, now: datetime, tz: tzinfo) -> int | None:
+    moment = parse_time(since, tz)
+    return max(0, int((now - moment).total_seconds())) if moment is not None else None
 
 
 def _priority_key(c: Mapping[str, Any]) -> tuple[int, str]:
@@ -114,7 +118,7 @@ def flags(p: Project, items: Sequence[Mapping[str, Any]]) -> dict[str, str]:
 # ---------------------------------------------------------------- board
 
 def board(p: Project, *, types: Sequence[str] = (), assignees: Sequence[str] = (),
-          mine: bool = False, whole: bool = True) -> dict[str, Any]:
+          mine: bool = False, whole: bool = True, final_limit: int | None = None) -> dict[str, Any]:
     """The board: one block per type, a column per state in workflow order.
 
     Open columns are ordered by priority then age in state (oldest first); final columns most recent
@@ -122,7 +126,8 @@ def board(p: Project, *, types: Sequence[str] = (), assignees: Sequence[str] = (
     Shape: ``{"types": [{"type", "title", "columns": [{"state", "final", "tickets": [card…]}]}]}``;
     a column for a state the workflow does not know has ``"unknown": true``.
     With ``whole=False`` the cards may lack long free text in workflow fields (never a reserved key): enough
-    for the table and CSV, and faster to load.
+    for the table and CSV, and faster to load. With ``final_limit`` (for the table), a final column keeps
+    only that many cards (the most recent) and has ``"count"``: how many it holds in all.
     """
     for t in types:
         p.workflow(t)  # unknown or invalid type: a clear error
@@ -131,33 +136,57 @@ def board(p: Project, *, types: Sequence[str] = (), assignees: Sequence[str] = (
         who.append(p.require_actor())
     items = select(p, Criteria(types=tuple(dict.fromkeys(types)), assignees=tuple(dict.fromkeys(who))),
                    keys=None if whole else ())
-    marks = flags(p, items)
     now, tz = p.now, p.tz
-    by_type: dict[str, list[dict[str, Any]]] = {}
     from sopflow.index import trails
 
     trail_for = trails(p)
+    # (excerpt, trail, age in state) by type: columns are sorted and cut before any card is made
+    by_type: dict[str, list[tuple[Mapping[str, Any], Trail, int | None]]] = {}
     for d in items:
-        c = card(d, now, tz, marks.get(str(d.get("id"))), trail_for(d))
-        by_type.setdefault(str(d.get("type")), []).append(c)
+        tr = trail_for(d)
+        by_type.setdefault(str(d.get("type")), []).append((d, tr, _age(tr.since, now, tz)))
     order = list(dict.fromkeys(types)) or [*[t for t in p.workflows if t in by_type],
                                           *sorted(t for t in by_type if t not in p.workflows)]
-    blocks = []
+    shaped: list[tuple[str, str, list[tuple[dict[str, Any], list[tuple[Mapping[str, Any], Trail, int | None]]]]]] = []
     for t in order:
-        cards = by_type.get(t, [])
+        entries = by_type.get(t, [])
         wf = p.workflows.get(t)
-        columns: list[dict[str, Any]] = []
+        columns: list[tuple[dict[str, Any], list[tuple[Mapping[str, Any], Trail, int | None]]]] = []
         known = list(wf.states) if wf else []
         for name in known:
             final = bool(wf and wf.is_final(name))
-            col = [c for c in cards if c.get("state") == name]
-            col.sort(key=_most_recent_first if final else by_priority_then_age)
-            columns.append({"state": name, "final": final, "tickets": col})
-        for name in dict.fromkeys(str(c.get("state")) for c in cards if c.get("state") not in known):
-            col = sorted((c for c in cards if str(c.get("state")) == name), key=by_priority_then_age)
-            columns.append({"state": name, "final": False, "unknown": True, "tickets": col})
-        blocks.append({"type": t, "title": wf.title if wf else t, "columns": columns})
+            col = [e for e in entries if e[0].get("state") == name]
+            col.sort(key=_most_recent_first_entry if final else _priority_then_age_entry)
+            head: dict[str, Any] = {"state": name, "final": final}
+            if final and final_limit is not None and len(col) > final_limit:
+                head["count"] = len(col)
+                col = col[:final_limit]
+            columns.append((head, col))
+        for name in dict.fromkeys(str(e[0].get("state")) for e in entries if e[0].get("state") not in known):
+            col = sorted((e for e in entries if str(e[0].get("state")) == name), key=_priority_then_age_entry)
+            columns.append(({"state": name, "final": False, "unknown": True}, col))
+        shaped.append((t, wf.title if wf else t, columns))
+    marks = flags(p, [e[0] for _, _, columns in shaped for _, col in columns for e in col])
+    blocks = []
+    for t, title, columns in shaped:
+        out = []
+        for head, col in columns:
+            cards = [card(d, now, tz, marks.get(str(d.get("id"))), tr) for d, tr, _ in col]
+            count = head.pop("count", None)
+            out.append({**head, "tickets": cards, **({"count": count} if count is not None else {})})
+        blocks.append({"type": t, "title": title, "columns": out})
     return {"types": blocks}
+
+
+def _priority_then_age_entry(e: tuple[Mapping[str, Any], Trail, int | None]) -> tuple[Any, ...]:
+    """:func:`by_priority_then_age` of the card an entry will make."""
+    d, _, age = e
+    return (*_priority_key(d), -(age if isinstance(age, int) else -1), _id_key(d))
+
+
+def _most_recent_first_entry(e: tuple[Mapping[str, Any], Trail, int | None]) -> tuple[Any, ...]:
+    d, _, age = e
+    return (age if isinstance(age, int) else 1 << 62, _id_key(d))
 
 
 # ---------------------------------------------------------------- inbox

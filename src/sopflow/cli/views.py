@@ -31,7 +31,11 @@ def register(app: typer.Typer) -> None:
         from sopflow.views import board
 
         p = project(ctx)
-        data = board(p, types=type_ or (), assignees=assignee or (), mine=mine, whole=fmt == "json")
+        from sopflow.render.board import FINAL_RECENT
+
+        cut = FINAL_RECENT if fmt == "table" and not all_ else None  # the table shows the 5 most recent
+        data = board(p, types=type_ or (), assignees=assignee or (), mine=mine, whole=fmt == "json",
+                     final_limit=cut)
         if fmt == "json":
             echo_json(data)
         elif fmt == "csv":

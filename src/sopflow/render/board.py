@@ -51,7 +51,7 @@ def board_text(data: Mapping[str, Any], *, cols: int | None = None, show_all: bo
 
 def _type_block(t: Mapping[str, Any], total: int, show_all: bool, recent: int) -> str:
     columns: list[Mapping[str, Any]] = t.get("columns", [])
-    count = sum(len(c.get("tickets", [])) for c in columns)
+    count = sum(c.get("count", len(c.get("tickets", []))) for c in columns)
     title = clean(t.get("title") or "")
     head = clean(t.get("type", ""))
     if title and title != head:
@@ -78,12 +78,13 @@ def _column_cells(col: Mapping[str, Any], colw: int, show_all: bool, recent: int
     shown = tickets if show_all or not col.get("final") else tickets[:recent]
     name = clean(col.get("state", ""))
     mark = " ?" if col.get("unknown") else ""
-    cells: list[Cell] = [(truncate(f"{name}{mark} ({len(tickets)})", colw), "1"),
+    total = col.get("count", len(tickets))  # a final column cut by views.board(final_limit=…)
+    cells: list[Cell] = [(truncate(f"{name}{mark} ({total})", colw), "1"),
                          ("─" * colw, "2")]
     for c in shown:
         cells.append((card_line(c, colw), "36"))
         cells.append((truncate(" " + one_line(c.get("title")), colw), ""))
-    hidden = len(tickets) - len(shown)
+    hidden = total - len(shown)
     if hidden:
         cells.append((truncate(f"+{hidden} older (--all)", colw), "2"))
     return cells
@@ -136,9 +137,10 @@ def _list_layout(columns: Sequence[Mapping[str, Any]], total: int, show_all: boo
     for col, shown in zip(columns, shown_by_col, strict=True):
         tickets: list[Mapping[str, Any]] = col.get("tickets", [])
         mark = " ?" if col.get("unknown") else ""
-        out.append(style(truncate(f"{clean(col.get('state', ''))}{mark} ({len(tickets)})", total), "1"))
+        out.append(style(truncate(f"{clean(col.get('state', ''))}{mark} ({col.get('count', len(tickets))})", total),
+                         "1"))
         out += ["  " + next(lines).replace("\n", "\n  ") for _ in shown]
-        hidden = len(tickets) - len(shown)
+        hidden = col.get("count", len(tickets)) - len(shown)
         if hidden:
             out.append(style(truncate(f"  +{hidden} older (--all)", total), "2"))
     return out
