@@ -186,7 +186,7 @@ ROWS: list[Row] = [
     Row("list (warm, big repo)", "big", lambda r: ["list"], target_s=1.5),
     Row("check --base HEAD~10 (10 changed, small repo)", "small", lambda r: ["check", "--base", "HEAD~10"]),
     Row("check --base HEAD~10 (10 changed)", "main", lambda r: ["check", "--base", "HEAD~10"],
-        relative_to="check --base HEAD~10 (10 changed, small repo)", factor=2.0),
+        relative_to="check (warm)", factor=1.3),
     Row("peer: backlog task list --plain", "peer", lambda r: [str(r.meta["bin"]), "task", "list", "--plain"],
         raw=True, peer=True),
     Row("peer: backlog task view ID --plain", "peer",
