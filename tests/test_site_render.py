@@ -154,3 +154,11 @@ def test_slug_is_a_safe_file_name(text: str) -> None:
     assert s and "/" not in s and "\\" not in s and s not in (".", "..") and "\x00" not in s
     assert s == s.lower()
     assert slug(text) == s
+
+
+def test_related_wiki_reasons_speak_the_sites_language() -> None:
+    from sopflow.site import _reason
+
+    assert _reason("tag 网络", "zh") == "标签 网络" and _reason("tag 网络", "en") == "tag 网络"
+    assert _reason("field 问题大类=硬件", "zh") == "字段 问题大类=硬件"
+    assert _reason("text: 磁盘 告警", "zh") == "磁盘 告警" and _reason("other", "zh") == "other"

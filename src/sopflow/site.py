@@ -67,7 +67,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "assignee": "处理人", "reporter": "提出人", "labels": "标签", "created": "创建时间", "updated": "更新时间",
         "fields": "字段", "roles": "角色", "checklist": "检查单", "earlier_checklists": "之前的检查单",
         "links": "关联", "parent": "父工单", "children": "子工单", "relates": "相关工单", "linked_wiki": "关联知识",
-        "related_wiki": "相关知识", "mentioned_in": "提到本单的知识页", "history": "历史", "commit": "提交",
+        "related_wiki": "相关知识", "reason_tag": "标签", "reason_field": "字段",
+        "mentioned_in": "提到本单的知识页", "history": "历史", "commit": "提交",
         "not_committed": "尚未提交", "commit_unknown": "提交不详（浅克隆）", "body": "正文", "open": "进行中", "closed": "已完成", "total": "合计",
         "tickets": "工单", "count": "数量", "none": "无", "more": "还有 {n} 张未显示（按更新时间显示最近的 {shown} 张）",
         "sla_status": "SLA", "breached": "已超时", "at_risk": "临近超时", "ok": "正常", "met": "已达成",
@@ -94,7 +95,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "assignee": "Assignee", "reporter": "Reporter", "labels": "Labels", "created": "Created", "updated": "Updated",
         "fields": "Fields", "roles": "Roles", "checklist": "Checklist", "earlier_checklists": "Earlier checklists",
         "links": "Links", "parent": "Parent", "children": "Children", "relates": "Related tickets",
-        "linked_wiki": "Linked wiki", "related_wiki": "Related wiki", "mentioned_in": "Wiki pages naming this ticket",
+        "linked_wiki": "Linked wiki", "related_wiki": "Related wiki", "reason_tag": "tag", "reason_field": "field",
+        "mentioned_in": "Wiki pages naming this ticket",
         "history": "History", "commit": "Commit", "not_committed": "not committed yet", "commit_unknown": "commit unknown (shallow clone)", "body": "Description",
         "open": "Open", "closed": "Closed", "total": "Total", "tickets": "Tickets", "count": "Count", "none": "none",
         "more": "{n} more not shown (the {shown} most recently updated are shown)", "sla_status": "SLA",
@@ -391,6 +393,17 @@ def _clock(p: Project, wf: Workflow, policy: SlaPolicy, data: Mapping[str, Any])
 
 
 # ------------------------------------------------------------------ related wiki
+
+
+def _reason(reason: str, lang: str) -> str:
+    """A reason from ``core.search.related`` ("tag X", "field k=v", "text: …") in the site's language."""
+    if reason.startswith("text: "):
+        return reason[len("text: "):]
+    strings = STRINGS.get(lang, STRINGS["en"])
+    for prefix, key in (("tag ", "reason_tag"), ("field ", "reason_field")):
+        if reason.startswith(prefix):
+            return f"{strings[key]} {reason[len(prefix):]}"
+    return reason
 
 
 def _related_wiki(target: Any, wiki_docs: list[Any], index: Any, fields: Mapping[str, Mapping[str, str]],
@@ -787,7 +800,7 @@ def plan(c: Collected, *, lang: str = "zh", commit_url: str | None = None) -> li
         for key, score, reasons in _related_wiki(target, wiki_docs, index_holder[0], {}, limit=5):
             w = wiki_by_rel.get(key)
             if w is not None and key not in linked:
-                shown = [r[len("text: "):] if r.startswith("text: ") else r for r in reasons]
+                shown = [_reason(r, lang) for r in reasons]
                 out.append({"title": w.title, "href": w.page, "score": round(score, 2), "reasons": shown})
         return out[:3]
 
