@@ -44,6 +44,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta, tzinfo
+from itertools import islice
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -375,7 +376,7 @@ def _load_workflows(root: Path, folder: str, rev: str | None) -> list[release.Wo
 
 
 class _TicketFiles:
-    """The ticket files as they stand at ``rev`` (``None``: in the work tree), each read at most once.
+    """The ticket files as they stand at ``rev`` (``None``: in the work tree).
 
     In the work tree, symlinks that lead out of the repository are left out and linked folders are not
     entered (see :func:`_walk_md`); at a commit, the files are listed with ``ls-tree`` when first needed.
@@ -386,7 +387,6 @@ class _TicketFiles:
         self.folder = folder
         self.rev = rev
         self._walk: dict[str, str] | None = None
-        self._bytes: dict[str, bytes] = {}  # work tree: what was read
         self.texts: dict[str, str] = {}  # at a commit: the text of files read from git (decoded, as is)
 
     def paths(self) -> list[str]:
@@ -397,12 +397,8 @@ class _TicketFiles:
             self._walk = dict(_walk_md(self.root, self.folder))
         return list(self._walk)
 
-    def data(self, rel: str, *, keep: bool = False) -> bytes | None:
-        """The bytes of the work tree's file ``rel``, or ``None`` (not a file the walk found, unreadable);
-        ``keep``: remember them for the next call."""
-        found = self._bytes.get(rel)
-        if found is not None:
-            return found
+    def data(self, rel: str) -> bytes | None:
+        """The bytes of the work tree's file ``rel``, or ``None`` (not a file the walk found, unreadable)."""
         if self._walk is None:
             self.paths()
         assert self._walk is not None
@@ -411,12 +407,9 @@ class _TicketFiles:
             return None
         try:
             with open(path, "rb") as f:
-                found = f.read()
+                return f.read()
         except OSError:
             return None
-        if keep:
-            self._bytes[rel] = found
-        return found
 
     def text(self, rel: str) -> str | None:
         """The text of the work tree's file ``rel`` as reading it in text mode gives it (strict UTF-8,
@@ -436,12 +429,16 @@ def _worktree_text(data: bytes) -> str | None:
     """A file's bytes as reading it in text mode gives them (strict UTF-8, universal newlines), or
     ``None`` when they are not UTF-8."""
     try:
-        text = data.decode("utf-8")
+        return _universal_newlines(data.decode("utf-8"))
     except UnicodeDecodeError:
         return None
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text
+
+
+def _universal_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+_ENTRY_KEYS = ("to", "at", "by", "action")  # what net_final_entries reads of an entry
 
 
 class _Side(NamedTuple):
@@ -550,6 +547,7 @@ class _Shipping:
         for i in indices:
             s = self.plan[i]
             text = s.hunks
+            decoded: str | None = None
             worktree: bytes | None = None  # the work tree's copy of s.path, when it is git's
             if s.kind != "@":
                 data = self.contents.get(s.oid)
@@ -558,20 +556,26 @@ class _Shipping:
                     if data is None or gitlog.blob_id(data, len(s.oid)) != s.oid:
                         out.append(None)
                         continue
+                data = data or b""
+                try:
+                    decoded = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    decoded = None
                 # git shows no lines of a binary file (a NUL in its first 8000 bytes)
-                text = data.decode("utf-8", "replace") if data and b"\0" not in data[:8000] else ""
+                text = "" if b"\0" in data[:8000] else data.decode("utf-8", "replace") if decoded is None else decoded
             finals = self.finals_of(s.tid)
             hits = release.entry_hits(release.FileSide(s.path, s.kind, text), finals, self.load_entry)
             front: tuple[Any, ...] | None = None
             if s.meta is not None and any(d > 0 and it and str(it.get("to")) in finals for _, d, it in hits):
                 if self.files.rev is not None:
                     meta_text = self.files.texts.get(s.meta)  # all read in __init__
-                elif s.meta == s.path and worktree is not None:
-                    meta_text = _worktree_text(worktree)
+                elif s.meta == s.path and worktree is not None:  # what _worktree_text(worktree) gives
+                    meta_text = None if decoded is None else _universal_newlines(decoded)
                 else:
                     meta_text = self.files.text(s.meta)
                 front = (s.meta,) if meta_text is None else (s.meta, _parse_front(meta_text, self.load))
-            out.append((hits, front))
+            # only what net_final_entries reads of an entry goes back (through a pipe, from a worker)
+            out.append(([(k, d, it and {f: it[f] for f in _ENTRY_KEYS if f in it}) for k, d, it in hits], front))
         return out
 
     def finish(
@@ -580,10 +584,10 @@ class _Shipping:
         """``(final entries per ticket, IDs of the tickets whose files changed, front matter read)``."""
         results = self.batch.results()
         redo = [i for i, r in enumerate(results) if r is None]
-        if redo:  # changed in the work tree: git's copy
+        if redo:  # changed in the work tree: git's copy (none if git lacks it: nothing to count)
             self.contents.update(gitlog.read_blobs(self.root, [self.plan[i].oid for i in redo]))
             for i, r in zip(redo, self._scan(redo), strict=True):
-                results[i] = r
+                results[i] = r if r is not None else ([], None)
         finals = release.net_final_entries(
             ((s.tid, r[0]) for s, r in zip(self.plan, results, strict=True)), self.finals_of
         )
@@ -725,11 +729,13 @@ def render_release_notes(
     try:
         with bounded():  # a time limit and a memory allowance
             template = env.from_string(template_text)
-            for piece in template.generate(context):  # streamed, so a runaway template stops early
-                size += len(piece)
+            # streamed, so a runaway template stops early (a few pieces at a time: there are 100,000s)
+            stream = template.generate(context)
+            while batch := list(islice(stream, 64)):
+                size += sum(map(len, batch))
                 if size > _MAX_OUTPUT:
                     raise SecurityError(f"sandbox: the output is longer than {_MAX_OUTPUT} characters")
-                pieces.append(piece)
+                pieces += batch
     except Exception as exc:
         raise _template_error(exc, name) from None
     out = "".join(pieces)

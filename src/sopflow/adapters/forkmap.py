@@ -1,18 +1,18 @@
 """Spread a pure computation over the machine's cores with ``os.fork`` (POSIX), the results in order.
 
-:func:`start` splits a list of items into contiguous slices, forks one worker process per slice but the first
-and returns a :class:`Batch`; the caller may do other work; :meth:`Batch.own` computes the first slice in
-the calling process (whenever the caller likes), :meth:`Batch.results` collects the workers' results and
-returns them all in item order. A worker shares
-the parent's memory as it stood at the fork (copy on write), so the function may read anything the parent
-has prepared; it sends its results back through a pipe with :mod:`marshal`, so they must be plain values
-(``None``, ``bool``, ``int``, ``float``, ``str``, ``bytes``, tuples, lists, dicts, sets of those).
+:func:`start` splits a list of items into contiguous slices, forks one worker process per slice but the
+first and returns a :class:`Batch`; the caller may do other work; :meth:`Batch.own` computes the first slice
+in the calling process (whenever the caller likes), :meth:`Batch.results` collects the workers' results and
+returns them all in item order. A worker shares the parent's memory as it stood at the fork (copy on
+write), so the function may read anything the parent has prepared; it sends its results back through a
+pipe with :mod:`marshal`, so they must be plain values (``None``, ``bool``, ``int``, ``float``, ``str``,
+``bytes``, tuples, lists, dicts, sets of those).
 
-Everything falls back to computing in the calling process, with the same results: no ``os.fork`` (Windows),
-one usable core, too few items, other threads running (forking a threaded process can deadlock the child),
-or a worker that fails or dies (its slice is computed again here). A worker never returns into the caller's
-code: it leaves with ``os._exit`` whatever happens, so no ``finally`` block, ``atexit`` handler or buffered
-output of the parent runs twice.
+Everything falls back to computing in the calling process, with the same results: no ``os.fork`` (Windows;
+macOS is left out too), one usable core, too few items, other threads running (forking a threaded process
+can deadlock the child), or a worker that fails or dies (its slice is computed again here). A worker never
+returns into the caller's code: it leaves with ``os._exit`` whatever happens, so no ``finally`` block,
+``atexit`` handler or buffered output of the parent runs twice.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import marshal
 import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -38,8 +39,9 @@ def cpus() -> int:
 
 
 def can_fork() -> bool:
-    """Whether forking is available and safe here (POSIX, and this process runs one thread)."""
-    if not hasattr(os, "fork"):
+    """Whether forking is available and safe here: POSIX but macOS (where system frameworks may not survive
+    a fork without exec), and this process runs one thread."""
+    if not hasattr(os, "fork") or sys.platform == "darwin":
         return False
     import threading
 

@@ -732,7 +732,9 @@ def build_notes(
                 "entered_final_by": by_sha,
                 "priority": json_safe(front.get("priority")),
                 "labels": json_safe(labels) if isinstance(labels, list) else [],
-                "fields": {k: json_safe(v) for k, v in front.items() if k not in RESERVED_KEYS},
+                "fields": {
+                    k: v if type(v) is str else json_safe(v) for k, v in front.items() if k not in RESERVED_KEYS
+                },
             }
         )
     tickets.sort(key=lambda t: (type_order.get(t["type"], len(wfs)), t["type"], *_id_key(t["id"])))
