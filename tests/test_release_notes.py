@@ -829,3 +829,213 @@ def test_classify_agrees_with_the_helpers() -> None:
         "plain words",
     ]
     assert result.commit_count == len(messages)
+
+
+# ------------------------------------------------------------------------- how the tickets are read
+
+
+def _notes_json(repo: Repo, rng: str | None = None, **kw: object) -> str:
+    return json.dumps(repo.notes(rng, **kw), ensure_ascii=False, sort_keys=True)
+
+
+def _busy_repo(repo: Repo) -> None:
+    """Tickets closed before and in the range, renamed, reopened, wrapped, with and without release notes."""
+    repo.new("ISS-1", "一", slug="-a")
+    repo.new("ISS-2", "二")
+    repo.new("FEAT-3", "三")
+    repo.close("ISS-2")
+    repo.tag("v1")
+    for n in range(4, 12):
+        repo.new(f"ISS-{n}", f"问题{n}", customer_type="金融", release_note=f"修复{n}")
+        if n % 3:
+            repo.close(f"ISS-{n}", wrap=n % 2 == 0)
+    repo.close("ISS-1")
+    repo.rename("ISS-1", "-b")
+    repo.rename("ISS-2", "-renamed")  # closed before the range: ships nothing
+    repo.close("FEAT-3")
+    repo.do("ISS-4", "重新打开", "维护人员处理")
+    repo.commit("fix: unrelated")
+
+
+def test_work_tree_shortcut_gives_git_s_answer(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At HEAD an unchanged ticket file is read from the work tree instead of git: same notes."""
+    from sopflow import release_notes as rn
+    from sopflow.adapters import gitlog
+
+    _busy_repo(repo)
+    read: list[str] = []
+    real_read_blobs = gitlog.read_blobs
+
+    def spy(root: Path, oids: object) -> dict[str, bytes]:
+        got = real_read_blobs(root, oids)  # type: ignore[arg-type]
+        read.extend(got)
+        return got
+
+    monkeypatch.setattr(gitlog, "read_blobs", spy)
+    shortcut = _notes_json(repo), _notes_json(repo, all_touched=True)
+    changes = gitlog.tree_changes(repo.path, repo.git("rev-parse", "v1"), repo.git("rev-parse", "HEAD"), "tickets")
+    removed = {c.old_id for c in changes if c.status == "D"}
+    assert removed and set(read) == removed, "git gave the removed files, the work tree those at HEAD"
+    read.clear()
+    # the same without the shortcut: no work-tree copy is ever git's, so every blob is read from git
+    monkeypatch.setattr(gitlog, "blob_id", lambda data, n: "")
+    assert (_notes_json(repo), _notes_json(repo, all_touched=True)) == shortcut
+    assert {c.new_id for c in changes if c.status == "A"} <= set(read)
+    # and away from HEAD (an empty commit on top, the range ending below it): git's copies only
+    repo.commit("chore: on top", add=False)
+    monkeypatch.setattr(rn._TicketFiles, "data", lambda *a, **k: pytest.fail("read the work tree"))
+    assert json.loads(_notes_json(repo, "v1..HEAD~1"))["tickets"] == json.loads(shortcut[0])["tickets"]
+
+
+def test_ticket_changed_in_the_work_tree_is_read_from_git(repo: Repo) -> None:
+    """The closure is committed, then its history entry is deleted in the work tree (not committed): the
+    range still ships it (the committed diff counts), and the work tree's metadata shows."""
+    repo.new("ISS-1", "一")
+    repo.tag("v1")
+    repo.close("ISS-1")
+    path = repo.path / repo._path("ISS-1")
+    text = path.read_text(encoding="utf-8")
+    closing = next(line for line in text.split("\n") if "to: 关闭" in line)
+    path.write_text(text.replace(closing + "\n", "").replace("title: 一", "title: 一·改"), encoding="utf-8")
+    notes = repo.notes()
+    assert ids(notes) == ["ISS-1"]
+    assert ticket(notes, "ISS-1")["title"] == "一·改"
+    assert ticket(notes, "ISS-1")["entered_final_at"] == "2026-09-21T10:00:00+08:00"
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_worker_processes_give_the_same_notes(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    from sopflow import release_notes as rn
+    from sopflow.adapters import forkmap
+
+    _busy_repo(repo)
+    monkeypatch.setattr(forkmap, "cpus", lambda: 1)
+    serial = _notes_json(repo), _notes_json(repo, all_touched=True), _notes_json(repo, "v1..HEAD~2")
+    monkeypatch.setattr(forkmap, "cpus", lambda: workers)
+    monkeypatch.setattr(rn, "_MIN_SLICE", 1)
+    forked: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            forked.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    assert (_notes_json(repo), _notes_json(repo, all_touched=True), _notes_json(repo, "v1..HEAD~2")) == serial
+    assert len(forked) == 3 * (workers - 1)
+
+
+# files git shows in odd ways: the whole-file reading must find in them what a diff of the folder finds
+_ODD_FILES = {
+    "ISS-1-crlf.md": "---\r\nid: ISS-1\r\nstate: 关闭\r\nhistory:\r\n  - {at: 2026-01-01T00:00:00+08:00, by: a, "
+    "action: 问题关闭, to: 关闭}\r\n---\r\nbody\r\n",
+    "ISS-2-no-newline.md": "---\nid: ISS-2\nstate: 关闭\nhistory:\n  - {at: 2026-01-02T00:00:00+08:00, by: b,\n"
+    '     action: 问题关闭, to: 关闭, note: "a, b: c"}\n---\n- {at: x, to: 关闭} in the body counts too',
+    "ISS-3-binary.md": "---\nid: ISS-3\nstate: 关闭\nhistory:\n  - {at: 2026-01-03T00:00:00+08:00, by: c, "
+    "action: 问题关闭, to: 关闭}\n---\n\x00",
+    "ISS-4-tabs.md": "---\nid: ISS-4\nstate: 关闭\nhistory:\n\t- {at: 2026-01-04T00:00:00+08:00, by: d, "
+    "action: 问题关闭, to: 关闭}\n  - {at: '2026-01-05', by: 'e', action: \"问题\\u5173闭\", to: 关闭}\n---\n",
+    "ISS-5-twice.md": "---\nid: ISS-5\nhistory:\n  - {at: 2026-01-06T00:00:00+08:00, action: 问题关闭, to: 关闭}\n"
+    "  - {at: 2026-01-06T00:00:00+08:00, action: 问题关闭, to: 关闭}\n  - {to: 关闭, at: [broken}\n---\n",
+    "ISS-6-first-line.md": "  - {at: 2026-01-07T00:00:00+08:00, action: 问题关闭, to: 关闭}\n",
+    "ISS-7-empty.md": "",
+}
+
+
+def test_whole_files_give_what_the_folder_diff_gives(repo: Repo) -> None:
+    from sopflow import release_notes as rn
+    from sopflow.adapters import gitlog
+
+    base = repo.git("rev-parse", "HEAD")
+    for name, text in _ODD_FILES.items():
+        (repo.path / "tickets").mkdir(exist_ok=True)
+        (repo.path / "tickets" / name).write_bytes(text.encode("utf-8") + (b"\xff" if "binary" in name else b""))
+    (repo.path / "tickets" / "ISS-8-bad-utf8.md").write_bytes(
+        b"---\nhistory:\n  - {at: 2026-01-08, action: \xe5\x85\xb3, to: \xe5\x85\xb3\xe9\x97\xad}\n---\n\xc3("
+    )
+    repo.commit("ISS-1 add odd files")
+    middle = repo.git("rev-parse", "HEAD")
+    repo.git("mv", "tickets/ISS-1-crlf.md", "tickets/ISS-1-moved.md")  # removed and added whole: nets out
+    (repo.path / "tickets" / "ISS-2-no-newline.md").write_text(
+        _ODD_FILES["ISS-2-no-newline.md"] + "\nmore\n  - {at: 2026-02-01T00:00:00+08:00, to: 关闭, action: x}\n",
+        encoding="utf-8",
+    )
+    (repo.path / "tickets" / "ISS-5-twice.md").unlink()
+    repo.commit("ISS-2 change odd files")
+    end = repo.git("rev-parse", "HEAD")
+
+    workflows = rn._load_workflows(repo.path, "workflows", None)
+    by_prefix = {w.prefix: w for w in workflows}
+    rx = release.id_regex(by_prefix)
+
+    def finals_of(tid: str) -> frozenset[str]:
+        return by_prefix[tid.rsplit("-", 1)[0]].final_states
+
+    load = rn._yaml_loader()
+    for a, b in [(base, middle), (middle, end), (base, end), (end, base), (gitlog.empty_tree(repo.path), end)]:
+        diff = gitlog.finish(repo.path, gitlog.start_diff(repo.path, a, b, "tickets"), "diff")
+        expected = release.final_entries_from_diff(diff, lambda p: release.id_from_path(p, rx), finals_of, load)
+        for rev in (None, b):  # from the work tree at HEAD, else from git
+            if rev is None and b != end:
+                continue
+            files = rn._TicketFiles(repo.path, "tickets", rev)
+            finals, changed, _ = rn._Shipping(repo.path, "tickets", a, b, files, rx, by_prefix).finish()
+            assert finals == expected, (a, b, rev)
+            assert changed >= release.changed_ids(diff, lambda p: release.id_from_path(p, rx))
+    assert release.final_entries_from_diff(
+        gitlog.finish(repo.path, gitlog.start_diff(repo.path, base, middle, "tickets"), "diff"),
+        lambda p: release.id_from_path(p, rx),
+        finals_of,
+        load,
+    ).keys() == {"ISS-1", "ISS-2", "ISS-4", "ISS-5", "ISS-6", "ISS-8"}  # not ISS-3: git sees a binary file
+
+
+_ENTRY_TEXT = st.lists(
+    st.sampled_from([*"ab 关闭:,-#'\"\\{}[]&*!|>%@`?\t", "\\n", "\\u5173", ": ", ", "]), max_size=8
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    note=_ENTRY_TEXT,
+    by=_ENTRY_TEXT,
+    quote=st.sampled_from(['"', "'", ""]),
+    wrap=st.booleans(),
+    indent=st.sampled_from(["", " ", "   "]),
+)
+def test_entry_loader_agrees_with_the_yaml_loader(note: str, by: str, quote: str, wrap: bool, indent: str) -> None:
+    from sopflow import release_notes as rn
+
+    text = f"- {{at: 2026-01-01T00:00:00+08:00, by: {quote}{by}{quote},"
+    text += f"\n{indent}" if wrap else " "
+    text += f"to: 关闭, note: {quote}{note}{quote}}}"
+    assert rn._entry_loader()(text) == rn._yaml_loader()(text)
+
+
+def test_sandbox_reads_dict_keys_as_the_stock_sandbox_does() -> None:
+    """The sandbox's shortcut for ``d.key`` on a plain dict gives what jinja2's own lookup gives."""
+    import functools
+
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    from sopflow import release_notes as rn
+
+    ours = rn._sandbox()
+    stock = rn._sandbox()
+    stock.getattr = functools.partial(ImmutableSandboxedEnvironment.getattr, stock)  # type: ignore[method-assign]
+
+    def outcome(env: object, expr: str) -> tuple[str, str]:
+        try:
+            return "ok", env.from_string("{{ " + expr + " }}").render(data)  # type: ignore[attr-defined]
+        except Exception as exc:  # the error itself is compared
+            return type(exc).__name__, str(exc)
+
+    data = {"d": {"title": "t", "items": "shadowed", "keys": 1, "_x": 2, "n": None, "l": [1]}}
+    for expr in ["d.title", "d['items']", "d.items is callable", "d.keys is callable", "d._x is defined",
+                 "d.n is none", "d.missing is defined", "d.update is defined", "d.get('title')", "d.missing",
+                 "d.title.missing", "d.l.append", "d.__class__", "d.items()|list|length"]:  # fmt: skip
+        assert outcome(ours, expr) == outcome(stock, expr), expr

@@ -8,13 +8,20 @@ built-in one); :func:`prepend_changelog` puts a rendered section on top of an ex
 How the history is read (git processes per call, whatever the size of the range):
 
 * one ``git log`` pass over the range (``-z``, NUL-separated fields, full message for trailers and IDs,
-  ``--no-merges``), read while git is still walking;
-* one ``git diff -U0`` of the tickets folder between the range's two ends (tree to tree, not per commit),
-  started alongside: the history entries it adds and removes tell which tickets entered a final state;
+  ``--no-merges``), started first and written to a temporary file while the rest goes on;
+* one ``git diff --raw`` of the tickets folder between the range's two ends (trees only, no contents) and,
+  when some ticket files were modified in place, one ``git diff -U0`` of those: the history entries the
+  range adds and removes tell which tickets entered a final state. A file added or removed whole is what
+  that diff would show as all ``+`` or all ``-`` lines, so it is read instead, from the work tree when the
+  range ends at HEAD and the file there is byte for byte the committed one (same blob ID), else with one
+  ``cat-file --batch`` (see :class:`_Shipping`);
 * two or three small calls to resolve the range (``rev-parse``, ``describe``), one more when it reaches
   the first commit (is this a shallow clone?), and one ``rev-list -1`` per ``--since``/``--until`` date;
 * when the range does not end at HEAD: one ``ls-tree`` and one ``cat-file --batch`` for the workflows and
-  the few ticket files listed (at HEAD they are read from the work tree).
+  the ticket files read (at HEAD they are read from the work tree).
+
+The ticket files are scanned and their front matter parsed in worker processes on the other cores
+(:mod:`sopflow.adapters.forkmap`, POSIX; in this process alone elsewhere) while this one reads the log.
 
 JSON object (``--format json``; keys beyond SPEC's are extras that scripts may use)::
 
@@ -35,17 +42,15 @@ from __future__ import annotations
 import gc
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta, tzinfo
+from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 from sopflow.adapters import gitlog
 from sopflow.core import release
 from sopflow.errors import SopflowError, UsageError
-
-if TYPE_CHECKING:
-    import subprocess
 
 BUILTIN_TEMPLATE = "release-notes.md.j2"
 REPO_TEMPLATE = "release-notes.md.j2"
@@ -125,7 +130,6 @@ def _release_notes(
             hint="fetch the whole history (git fetch --unshallow; fetch-depth: 0 in CI) or give a range",
         )
     reader = gitlog.LogReader(root, revs, since=since_s, until=until_s)
-    diff_proc: subprocess.Popen[bytes] | None = None
     try:
         # the tree diff's ends: the state just before the window and at its end
         diff_base: str | None = base
@@ -134,48 +138,44 @@ def _release_notes(
             diff_base = gitlog.last_before(root, revs, _minus_one_second(since_s)) or base
         if until_s:
             diff_end = gitlog.last_before(root, revs, until_s) or diff_base
-        if diff_end is not None and diff_end != diff_base:
-            diff_proc = gitlog.start_diff(root, diff_base or gitlog.empty_tree(root), diff_end, tickets_dir)
         at_head = diff_end == head
         meta_rev = None if at_head else (diff_end or end)
         workflows = _load_workflows(root, workflows_dir, meta_rev)
         id_re = release.id_regex(w.prefix for w in workflows)
         by_prefix = {w.prefix: w for w in workflows}
+        # the ticket files: the work tree's when the range ends at HEAD (read once, shared below)
+        files = _TicketFiles(root, tickets_dir, meta_rev)
 
-        # while git log runs (its pipe drained by a thread), read the diff and the tickets it ships
+        # while git log runs, find the tickets the range ships and read them (in worker processes too)
+        metas: dict[str, release.TicketMeta] = {}
         finals: dict[str, list[release.FinalEntry]] = {}
         changed: set[str] = set()
-        if diff_proc is not None:
-            diff_text = gitlog.finish(root, diff_proc, "diff")
-
-            def id_of(path: str) -> str | None:
-                return release.id_from_path(path, id_re)
-
-            def finals_of(tid: str) -> frozenset[str]:
-                wf = by_prefix.get(tid.rsplit("-", 1)[0])
-                return wf.final_states if wf else frozenset()
-
-            finals = release.final_entries_from_diff(diff_text, id_of, finals_of, _yaml_loader())
-            if all_touched:
-                changed = release.changed_ids(diff_text, id_of)
-        wanted = set(finals) | changed
-        metas = _load_tickets(root, tickets_dir, meta_rev, wanted, id_re, by_prefix)
-
-        classified = release.classify_commits(reader, id_re, [w.prefix for w in workflows])
-    except BaseException:
-        if diff_proc is not None and diff_proc.poll() is None:
-            diff_proc.kill()
-            diff_proc.communicate()
-        raise
+        shipping: _Shipping | None = None
+        if diff_end is not None and diff_end != diff_base:
+            shipping = _Shipping(
+                root, tickets_dir, diff_base or gitlog.empty_tree(root), diff_end, files, id_re, by_prefix
+            )
+        try:
+            if shipping is not None:
+                shipping.batch.own()  # this process's share of the tickets while git log and the workers run
+            classified = release.classify_commits(reader, id_re, [w.prefix for w in workflows])
+            if shipping is not None:
+                finals, changed, metas = shipping.finish()
+        finally:
+            if shipping is not None:
+                shipping.cancel()
     finally:
         reader.close()
 
+    wanted = set(finals)
     if all_touched:
-        wanted |= set(classified.by_ticket)
-        metas.update(_load_tickets(root, tickets_dir, meta_rev, wanted - set(metas), id_re, by_prefix))
+        wanted |= changed | set(classified.by_ticket)
+    metas = {tid: meta for tid, meta in metas.items() if tid in wanted}
+    metas.update(_load_tickets(files, wanted - set(metas), id_re, by_prefix))
     if meta_rev is None and wanted - set(metas):
         # gone from the work tree (deleted, or an unreadable link) but committed: read it from HEAD
-        metas.update(_load_tickets(root, tickets_dir, head, wanted - set(metas), id_re, by_prefix))
+        at_head_commit = _TicketFiles(root, tickets_dir, head)
+        metas.update(_load_tickets(at_head_commit, wanted - set(metas), id_re, by_prefix))
     newest = reader.first
     end_date = newest.date if newest is not None and newest.sha == end else gitlog.commit_date(root, end)
     return release.build_notes(
@@ -287,6 +287,27 @@ def _yaml_loader() -> Callable[[str], object]:
     return load
 
 
+def _entry_loader() -> Callable[[str], object]:
+    """:func:`_yaml_loader` for history entries (``- {at: …, to: 关闭, note: "…"}``, dedented).
+
+    A sequence at the top level is outside the subset :mod:`sopflow.core.fastyaml` reads, but the same lines
+    as the value of a key (``e:`` above them) are inside it and load to the same list; anything fastyaml
+    declines goes to the full loader as it is.
+    """
+    from sopflow.core import fastyaml
+
+    load = _yaml_loader()
+
+    def load_entry(text: str) -> object:
+        if text.startswith("- ") and len(text) < 10_000:
+            ok, data = fastyaml.try_load("e:\n" + text)
+            if ok and isinstance(data, dict) and len(data) == 1 and isinstance(data.get("e"), list):
+                return data["e"]
+        return load(text)
+
+    return load_entry
+
+
 def _inside(root: Path, path: Path) -> bool:
     try:
         return path.resolve().is_relative_to(root.resolve())
@@ -294,29 +315,29 @@ def _inside(root: Path, path: Path) -> bool:
         return False
 
 
-def _walk_md(root: Path, folder: str) -> list[tuple[str, Path]]:
+def _walk_md(root: Path, folder: str) -> list[tuple[str, str]]:
     """``(path relative to root, path)`` of the ``.md`` files under ``folder``, sorted; symlinks that lead
     out of the repository are left out (a pull request must not make release notes read outside files),
-    and linked folders are not entered."""
+    and linked folders are not entered. (Plain strings: this lists every ticket file.)"""
     base = root / folder
     if not base.is_dir() or not _inside(root, base):
         return []
-    found: list[tuple[str, Path]] = []
-    stack = [base]
+    rel_base = base.relative_to(root).as_posix()
+    found: list[tuple[str, str]] = []
+    stack = [(str(base), "" if rel_base == "." else rel_base + "/")]
     while stack:
-        current = stack.pop()
+        current, prefix = stack.pop()
         try:
             entries = list(os.scandir(current))
         except OSError:
             continue
         for entry in entries:
-            path = Path(entry.path)
-            if entry.is_symlink() and not _inside(root, path):
+            if entry.is_symlink() and not _inside(root, Path(entry.path)):
                 continue
             if entry.is_dir(follow_symlinks=False):  # not into linked folders: no loops
-                stack.append(path)
+                stack.append((entry.path, prefix + entry.name + "/"))
             elif entry.name.endswith(".md") and entry.is_file():
-                found.append((path.relative_to(root).as_posix(), path))
+                found.append((prefix + entry.name, entry.path))
     found.sort()
     return found
 
@@ -354,46 +375,282 @@ def _load_workflows(root: Path, folder: str, rev: str | None) -> list[release.Wo
     return result
 
 
+class _TicketFiles:
+    """The ticket files as they stand at ``rev`` (``None``: in the work tree).
+
+    In the work tree, symlinks that lead out of the repository are left out and linked folders are not
+    entered (see :func:`_walk_md`); at a commit, the files are listed with ``ls-tree`` when first needed.
+    """
+
+    def __init__(self, root: Path, folder: str, rev: str | None) -> None:
+        self.root = root
+        self.folder = folder
+        self.rev = rev
+        self._walk: dict[str, str] | None = None
+        self.texts: dict[str, str] = {}  # at a commit: the text of files read from git (decoded, as is)
+
+    def paths(self) -> list[str]:
+        """The files' paths (relative to the root), sorted."""
+        if self.rev is not None:
+            return sorted(gitlog.list_files(self.root, self.rev, self.folder))
+        if self._walk is None:
+            self._walk = dict(_walk_md(self.root, self.folder))
+        return list(self._walk)
+
+    def data(self, rel: str) -> bytes | None:
+        """The bytes of the work tree's file ``rel``, or ``None`` (not a file the walk found, unreadable)."""
+        if self._walk is None:
+            self.paths()
+        assert self._walk is not None
+        path = self._walk.get(rel)
+        if path is None:
+            return None
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError:
+            return None
+
+    def text(self, rel: str) -> str | None:
+        """The text of the work tree's file ``rel`` as reading it in text mode gives it (strict UTF-8,
+        universal newlines), or ``None``."""
+        data = self.data(rel)
+        return None if data is None else _worktree_text(data)
+
+    def read(self, rels: list[str]) -> dict[str, str]:
+        """The text of the files ``rels`` at the commit (decoded as is; missing ones are left out)."""
+        assert self.rev is not None
+        missing = [r for r in rels if r not in self.texts]
+        self.texts.update(gitlog.read_files(self.root, self.rev, missing))
+        return {r: self.texts[r] for r in rels if r in self.texts}
+
+
+def _worktree_text(data: bytes) -> str | None:
+    """A file's bytes as reading it in text mode gives them (strict UTF-8, universal newlines), or
+    ``None`` when they are not UTF-8."""
+    try:
+        return _universal_newlines(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+
+
+def _universal_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+_ENTRY_KEYS = ("to", "at", "by", "action")  # what net_final_entries reads of an entry
+
+
+class _Side(NamedTuple):
+    """One side of a changed ticket file, to scan for history entries (see :class:`release.FileSide`)."""
+
+    path: str
+    tid: str
+    kind: str  # "+" the whole file added, "-" removed, "@" the hunks of a file modified in place
+    oid: str  # "+"/"-": the blob
+    hunks: str  # "@": the hunks
+    meta: str | None  # the file whose front matter to read for ``tid`` too, should this side ship it
+
+
+class _Shipping:
+    """The tickets a range ships: their history entries into a final state and their front matter.
+
+    Git compares the two trees (no contents); only the files modified in place go through ``git diff
+    -U0``. A file added or removed whole is what that diff would show as all ``+`` or all ``-`` lines, so its
+    text is read instead: from the work tree when ``end`` is HEAD and the file there has the very blob ID it
+    has at ``end`` (the same bytes), else from git in one ``cat-file --batch``. The files are scanned, and the
+    front matter of those that add an entry into a final state read, in worker processes
+    (:mod:`sopflow.adapters.forkmap`) while the caller reads the log; :meth:`finish` adds it all up.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        folder: str,
+        base: str,
+        end: str,
+        files: _TicketFiles,
+        id_re: re.Pattern[str] | None,
+        by_prefix: Mapping[str, release.WorkflowInfo],
+    ) -> None:
+        from sopflow.adapters import forkmap
+
+        self.root = root
+        self.files = files
+        self.by_prefix = by_prefix
+        self.id_re = id_re
+        self.load_entry = _entry_loader()
+        self.load = _yaml_loader()
+        changes = gitlog.tree_changes(root, base, end, folder)
+        patch_proc = None
+        if any(c.status == "M" and c.old_id != c.new_id for c in changes):
+            patch_proc = gitlog.start_diff(root, base, end, folder, modified_only=True)
+        try:
+            self.changed = {tid for c in changes if c.old_id != c.new_id and (tid := self.id_of(c.path))}
+            plan: list[_Side] = []
+            for c in changes:  # in git's order, as one diff of the whole folder would list them
+                tid = self.id_of(c.path)
+                if tid is None or not self.finals_of(tid):
+                    continue
+                if c.status == "M":
+                    plan.append(_Side(c.path, tid, "@", "", "", None))
+                    continue
+                if c.status in ("D", "T") and c.old_mode != _GITLINK:
+                    plan.append(_Side(c.path, tid, "-", c.old_id, "", None))
+                if c.status in ("A", "T") and c.new_mode != _GITLINK:
+                    plan.append(_Side(c.path, tid, "+", c.new_id, "", None))
+            # git's copy of what the work tree cannot give: removed sides, and every side away from HEAD
+            self.contents = gitlog.read_blobs(
+                root, [s.oid for s in plan if s.kind == "-" or (s.kind == "+" and files.rev is not None)]
+            )
+            patch = gitlog.finish(root, patch_proc, "diff") if patch_proc is not None else ""
+            patch_proc = None
+        finally:
+            if patch_proc is not None and patch_proc.poll() is None:
+                patch_proc.kill()
+                patch_proc.communicate()
+        hunks = {side.path: side.text for side in release.diff_sides(patch)}
+        plan = [s._replace(hunks=hunks.pop(s.path, "")) if s.kind == "@" else s for s in plan]
+        plan.extend(
+            _Side(path, tid, "@", "", text, None) for path, text in hunks.items() if (tid := self.id_of(path))
+        )
+        # the front matter _load_tickets would read for each ID that may ship (added or modified side)
+        first: dict[str, str] = {}
+        if any(s.kind != "-" for s in plan):
+            for rel in files.paths():
+                tid = self.id_of(rel)
+                if tid is not None and tid not in first:
+                    first[tid] = rel
+        for i, s in enumerate(plan):
+            if s.kind != "-" and s.tid in first:
+                plan[i] = s._replace(meta=first.pop(s.tid))
+        if files.rev is not None:  # at a commit: git's text of each such file, the added ones from their blob
+            for s in plan:
+                if s.meta == s.path and s.kind == "+" and s.oid in self.contents:
+                    files.texts[s.path] = self.contents[s.oid].decode("utf-8", "replace")
+            files.read([s.meta for s in plan if s.meta is not None])
+        self.plan = plan
+        self.batch = forkmap.start(self._scan, range(len(plan)), min_slice=_MIN_SLICE, first_share=_FIRST_SHARE)
+
+    def id_of(self, path: str) -> str | None:
+        return release.id_from_path(path, self.id_re)
+
+    def finals_of(self, tid: str) -> frozenset[str]:
+        wf = self.by_prefix.get(tid.rsplit("-", 1)[0])
+        return wf.final_states if wf else frozenset()
+
+    def _scan(self, indices: Sequence[int]) -> list[Any]:
+        """Per side: ``None`` when the work tree's copy is not git's (read it from git), else ``(hits,
+        front)``: the :func:`release.entry_hits`, and ``(rel, loaded front matter)`` of ``meta`` when the side
+        adds an entry into a final state, ``(rel,)`` when that file is unreadable, ``None`` otherwise."""
+        out: list[Any] = []
+        for i in indices:
+            s = self.plan[i]
+            text = s.hunks
+            decoded: str | None = None
+            worktree: bytes | None = None  # the work tree's copy of s.path, when it is git's
+            if s.kind != "@":
+                data = self.contents.get(s.oid)
+                if data is None and s.kind == "+" and self.files.rev is None:
+                    data = worktree = self.files.data(s.path)
+                    if data is None or gitlog.blob_id(data, len(s.oid)) != s.oid:
+                        out.append(None)
+                        continue
+                data = data or b""
+                try:
+                    decoded = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    decoded = None
+                # git shows no lines of a binary file (a NUL in its first 8000 bytes)
+                text = "" if b"\0" in data[:8000] else data.decode("utf-8", "replace") if decoded is None else decoded
+            finals = self.finals_of(s.tid)
+            hits = release.entry_hits(release.FileSide(s.path, s.kind, text), finals, self.load_entry)
+            front: tuple[Any, ...] | None = None
+            if s.meta is not None and any(d > 0 and it and str(it.get("to")) in finals for _, d, it in hits):
+                if self.files.rev is not None:
+                    meta_text = self.files.texts.get(s.meta)  # all read in __init__
+                elif s.meta == s.path and worktree is not None:  # what _worktree_text(worktree) gives
+                    meta_text = None if decoded is None else _universal_newlines(decoded)
+                else:
+                    meta_text = self.files.text(s.meta)
+                front = (s.meta,) if meta_text is None else (s.meta, _parse_front(meta_text, self.load))
+            # only what net_final_entries reads of an entry goes back (through a pipe, from a worker)
+            out.append(([(k, d, it and {f: it[f] for f in _ENTRY_KEYS if f in it}) for k, d, it in hits], front))
+        return out
+
+    def finish(
+        self,
+    ) -> tuple[dict[str, list[release.FinalEntry]], set[str], dict[str, release.TicketMeta]]:
+        """``(final entries per ticket, IDs of the tickets whose files changed, front matter read)``."""
+        results = self.batch.results()
+        redo = [i for i, r in enumerate(results) if r is None]
+        if redo:  # changed in the work tree: git's copy (none if git lacks it: nothing to count)
+            self.contents.update(gitlog.read_blobs(self.root, [self.plan[i].oid for i in redo]))
+            for i, r in zip(redo, self._scan(redo), strict=True):
+                results[i] = r if r is not None else ([], None)
+        finals = release.net_final_entries(
+            ((s.tid, r[0]) for s, r in zip(self.plan, results, strict=True)), self.finals_of
+        )
+        metas: dict[str, release.TicketMeta] = {}
+        for s, r in zip(self.plan, results, strict=True):
+            front = r[1]
+            if front is not None and len(front) == 2:
+                metas[s.tid] = release.ticket_meta(s.tid, front[0], front[1], self.by_prefix)
+        return finals, self.changed, metas
+
+    def cancel(self) -> None:
+        """Stop the workers, if any are still running."""
+        self.batch.cancel()
+
+
+def _parse_front(text: str, load: Callable[[str], object]) -> object:
+    """The loaded front matter of a ticket file's text (history left out), or ``None`` when it is broken."""
+    front = release.split_front_matter(text)
+    if front is None:
+        return None
+    try:
+        return load(release.drop_history(front))
+    except Exception:  # a broken ticket still gets a line, under its ID
+        return None
+
+
+_GITLINK = "160000"  # a submodule: no blob to read
+_MIN_SLICE = 256  # ticket files per worker process, at least (fewer: not worth a fork)
+# this process's share of the ticket files relative to a worker's: it also parses the log meanwhile
+_FIRST_SHARE = 0.5
+
+
 def _load_tickets(
-    root: Path,
-    folder: str,
-    rev: str | None,
+    files: _TicketFiles,
     wanted: set[str],
     id_re: re.Pattern[str] | None,
     by_prefix: Mapping[str, release.WorkflowInfo],
 ) -> dict[str, release.TicketMeta]:
-    """Front matter of the ``wanted`` tickets at ``rev`` (``None``: the work tree)."""
+    """Front matter of the ``wanted`` tickets (the first file of each ID, in path order)."""
     if not wanted:
         return {}
     paths: dict[str, str] = {}
     texts: dict[str, str] = {}
-    if rev is None:
-        for rel, path in _walk_md(root, folder):
+    if files.rev is None:
+        for rel in files.paths():
             tid = release.id_from_path(rel, id_re)
             if tid in wanted and tid not in paths:
-                try:
-                    texts[rel] = path.read_text(encoding="utf-8")
-                except (OSError, UnicodeDecodeError):
+                text = files.text(rel)
+                if text is None:  # unreadable: the next file of that ID, or HEAD's copy
                     continue
+                texts[rel] = text
                 paths[tid] = rel
     else:
-        for rel in sorted(gitlog.list_files(root, rev, folder)):
+        for rel in files.paths():
             tid = release.id_from_path(rel, id_re)
             if tid in wanted and tid not in paths:
                 paths[tid] = rel
-        texts = gitlog.read_files(root, rev, list(paths.values()))
+        texts = files.read(list(paths.values()))
     load = _yaml_loader()
-    metas: dict[str, release.TicketMeta] = {}
-    for tid, rel in paths.items():
-        front = release.split_front_matter(texts.get(rel, ""))
-        loaded: object = None
-        if front is not None:
-            try:
-                loaded = load(release.drop_history(front))
-            except Exception:  # a broken ticket still gets a line, under its ID
-                loaded = None
-        metas[tid] = release.ticket_meta(tid, rel, loaded, by_prefix)
-    return metas
+    return {
+        tid: release.ticket_meta(tid, rel, _parse_front(texts.get(rel, ""), load), by_prefix)
+        for tid, rel in paths.items()
+    }
 
 
 # --------------------------------------------------------------------------- templates
@@ -472,11 +729,13 @@ def render_release_notes(
     try:
         with bounded():  # a time limit and a memory allowance
             template = env.from_string(template_text)
-            for piece in template.generate(context):  # streamed, so a runaway template stops early
-                size += len(piece)
+            # streamed, so a runaway template stops early (a few pieces at a time: there are 100,000s)
+            stream = template.generate(context)
+            while batch := list(islice(stream, 64)):
+                size += sum(map(len, batch))
                 if size > _MAX_OUTPUT:
                     raise SecurityError(f"sandbox: the output is longer than {_MAX_OUTPUT} characters")
-                pieces.append(piece)
+                pieces += batch
     except Exception as exc:
         raise _template_error(exc, name) from None
     out = "".join(pieces)
@@ -490,11 +749,24 @@ def _sandbox() -> Any:
     from jinja2.exceptions import SecurityError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+    dict_attributes = frozenset(dir(dict))
+
     class Sandbox(ImmutableSandboxedEnvironment):
         """The stock immutable sandbox, made strict: touching an unsafe attribute fails at once (instead of
         yielding an undefined value that prints as nothing), and ``*``/``**`` cannot build huge values."""
 
         intercepted_binops = frozenset({"*", "**"})
+
+        def getattr(self, obj: Any, attribute: str) -> Any:
+            # ``t.id`` on a plain dict (every value of the notes is one): the stock method first tries the
+            # attribute, which fails (raising costs a microsecond; a long release has 100,000s of these),
+            # then the key. Same answer, straight to the key, when dict has no attribute of that name.
+            if type(obj) is dict and attribute not in dict_attributes:
+                try:
+                    return obj[attribute]
+                except KeyError:
+                    return self.undefined(obj=obj, name=attribute)
+            return super().getattr(obj, attribute)
 
         def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
             raise SecurityError(

@@ -13,6 +13,7 @@ import os
 import subprocess
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from sopflow.core.release import Commit
 from sopflow.errors import SopflowError
@@ -33,7 +34,7 @@ _ENV = {
     "GIT_OPTIONAL_LOCKS": "0",
     "GIT_PAGER": "cat",
     "GIT_FLUSH": "0",
-}  # GIT_FLUSH=0: no flush per commit into the pipe (it costs ~50% of a large log)
+}  # GIT_FLUSH=0: no flush per commit (into a pipe it costs ~50% of a large log)
 # %H sha, %an author, %ae email, %cI committer date (strict ISO), %s subject (first paragraph on one
 # line), %b body (the rest, with its final newline): the fields of a Commit, in order
 _LOG_FORMAT = "%H%x00%an%x00%ae%x00%cI%x00%s%x00%b"
@@ -142,19 +143,21 @@ def empty_tree(root: Path) -> str:
 
 
 class LogReader:
-    """One ``git log`` pass over a range, started at once and drained by a thread while git walks.
+    """One ``git log`` pass over a range, started at once; git writes into an unlinked temporary file, so it
+    never waits for the caller, who does other work meanwhile (no reader thread: the process stays
+    single-threaded and may fork).
 
     ``revs`` are ``git rev-list`` arguments such as ``["<end>", "^<base>"]``. Merge commits are skipped
     (``--no-merges``): their changes are the merged commits', which the range already holds.
-    Iterating yields :class:`Commit` records newest first, as git writes them. Because a thread empties
-    the pipe, git never waits for the caller, who may do other work before iterating.
+    Iterating waits for git, then yields :class:`Commit` records newest first, as git wrote them.
     """
+
+    _CHUNK = 4 << 20  # bytes parsed at a time
 
     def __init__(
         self, root: Path, revs: Sequence[str], *, since: str | None = None, until: str | None = None
     ) -> None:
-        import queue
-        import threading
+        import tempfile
 
         for rev in revs:
             check_rev(rev.removeprefix("^"))
@@ -166,42 +169,37 @@ class LogReader:
         args += ["--end-of-options", *revs, "--"]
         self._root = root
         self._args = args
-        self._proc = subprocess.Popen(
-            _cmd(args), cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env()
-        )
-        self._chunks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._stderr = b""
-        self.first: Commit | None = None  # the newest commit read, once iterating has begun
-        self._thread = threading.Thread(target=self._drain, name="git-log-reader", daemon=True)
-        self._thread.start()
-
-    def _drain(self) -> None:
-        proc = self._proc
-        assert proc.stdout is not None and proc.stderr is not None
+        # both live as long as the reader: close() drops them
+        self._out = tempfile.TemporaryFile()  # noqa: SIM115
+        self._err = tempfile.TemporaryFile()  # noqa: SIM115
         try:
-            fd = proc.stdout.fileno()
-            while chunk := os.read(fd, 1 << 20):
-                self._chunks.put(chunk)
-            self._stderr = proc.stderr.read()
-        except (OSError, ValueError):  # closed under us by close()
-            pass
-        finally:
-            self._chunks.put(None)
+            self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+                _cmd(args), cwd=root, stdout=self._out, stderr=self._err, env=_env()
+            )
+        except BaseException:
+            self._out.close()
+            self._err.close()
+            raise
+        self.first: Commit | None = None  # the newest commit read, once iterating has begun
 
     def __iter__(self) -> Iterator[Commit]:
-        rest = b""
+        proc = self._proc
+        if proc is None:
+            raise SopflowError("git log: already read")
+        code = proc.wait()
+        self._proc = None
+        if code != 0:
+            self._err.seek(0)
+            raise _fail(self._root, self._args, self._err.read())
+        out = self._out
+        out.seek(0)
         n = _LOG_FIELDS
-        done = False
-        while not done:
-            parts = [rest]
-            chunk = self._chunks.get()
-            while chunk is not None:
-                parts.append(chunk)
-                if self._chunks.empty():
-                    break
-                chunk = self._chunks.get()
-            done = chunk is None
-            data = b"".join(parts)
+        rest = b""
+        while True:
+            chunk = out.read(self._CHUNK)
+            data = rest + chunk if rest else chunk
+            if not chunk:
+                break
             # cut after the last NUL that ends a whole record (every record has n NUL-terminated fields)
             count = data.count(b"\0")
             whole = count // n * n
@@ -216,22 +214,19 @@ class LogReader:
             if self.first is None:
                 self.first = records[0]
             yield from records
-        self._thread.join()
-        code = self._proc.wait()
-        if code != 0:
-            raise _fail(self._root, self._args, self._stderr)
         if rest.strip(b"\0\n"):
             raise SopflowError("git log: unexpected output")
 
     def close(self) -> None:
-        """Stop git if the records are not wanted after all; wait for the reader thread."""
-        if self._proc.poll() is None:
-            self._proc.kill()
-        self._thread.join()
-        self._proc.wait()
-        for stream in (self._proc.stdout, self._proc.stderr):
-            if stream is not None:
-                stream.close()
+        """Stop git if the records are not wanted after all; drop the temporary files."""
+        proc = self._proc
+        if proc is not None:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            self._proc = None
+        self._out.close()
+        self._err.close()
 
 
 def _records(raw: bytes) -> list[Commit]:
@@ -243,26 +238,99 @@ def _records(raw: bytes) -> list[Commit]:
     return [new(Commit, fields[i : i + n]) for i in range(0, len(fields), n)]
 
 
-def start_diff(root: Path, base: str, end: str, folder: str) -> subprocess.Popen[bytes]:
-    """Start ``git diff -U0`` of ``folder`` between two commits (or trees); read it with :func:`finish`."""
+def start_diff(
+    root: Path, base: str, end: str, folder: str, *, modified_only: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start ``git diff -U0`` of ``folder`` between two commits (or trees); read it with :func:`finish`.
+
+    Paths are relative to ``root``. ``modified_only``: only the files changed in place (no added, removed
+    or retyped files: :func:`tree_changes` lists those, and their text is read whole).
+    """
     check_rev(base)
     check_rev(end)
     args = [
         "diff",
         "--no-renames",
+        "--relative",
         "-U0",
         "--no-color",
         "--no-ext-diff",
         "--no-textconv",
         "--src-prefix=a/",
         "--dst-prefix=b/",
-        "--end-of-options",
-        base,
-        end,
-        "--",
-        folder,
     ]
+    if modified_only:
+        args.append("--diff-filter=M")
+    args += ["--end-of-options", base, end, "--", folder]
     return subprocess.Popen(_cmd(args), cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+
+
+class TreeChange(NamedTuple):
+    """One file that differs between two trees (``git diff --raw``). ``status`` is ``A`` (added), ``D``
+    (deleted), ``M`` (modified in place) or ``T`` (its type changed: file, symlink, submodule); an absent
+    side has mode ``000000`` and an all-zero object ID."""
+
+    status: str
+    old_mode: str
+    new_mode: str
+    old_id: str
+    new_id: str
+    path: str
+
+
+def tree_changes(root: Path, base: str, end: str, folder: str) -> list[TreeChange]:
+    """The files under ``folder`` that differ between two commits (or trees), in ``git diff`` order, with
+    paths relative to ``root``: a comparison of trees, no file contents are read."""
+    check_rev(base)
+    check_rev(end)
+    out = run(
+        root,
+        ["diff", "--raw", "-z", "--no-renames", "--relative", "--no-abbrev", "--no-ext-diff",
+         "--end-of-options", base, end, "--", folder],
+    )  # fmt: skip
+    fields = out.split(b"\0")
+    changes: list[TreeChange] = []
+    for i in range(0, len(fields) - 1, 2):
+        meta = fields[i].decode("ascii", "replace").lstrip(":").split()
+        if len(meta) != 5:
+            raise SopflowError("git diff --raw: unexpected output")
+        old_mode, new_mode, old_id, new_id, status = meta
+        path = fields[i + 1].decode("utf-8", "replace")
+        changes.append(TreeChange(status[:1], old_mode, new_mode, old_id, new_id, path))
+    return changes
+
+
+def read_blobs(root: Path, ids: Iterable[str]) -> dict[str, bytes]:
+    """The contents of the blobs ``ids``, in one ``git cat-file --batch``; missing ones are left out."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return {}
+    for oid in wanted:
+        if not oid or any(c not in "0123456789abcdef" for c in oid):
+            raise SopflowError(f"not an object ID: {oid!r}")
+    out = run(root, ["cat-file", "--batch"], stdin="".join(f"{oid}\n" for oid in wanted).encode())
+    result: dict[str, bytes] = {}
+    pos = 0
+    for oid in wanted:
+        nl = out.index(b"\n", pos)
+        header = out[pos:nl].split()
+        pos = nl + 1
+        if len(header) == 3 and header[1] == b"blob":
+            size = int(header[2])
+            result[oid] = out[pos : pos + size]
+            pos += size + 1
+    return result
+
+
+def blob_id(data: bytes, id_length: int) -> str:
+    """The ID git gives a blob with these bytes (``git hash-object``): SHA-1, or SHA-256 when the
+    repository's IDs are 64 digits long."""
+    import hashlib
+
+    digest = hashlib.sha256() if id_length == 64 else hashlib.sha1()
+    digest.update(b"blob %d\0" % len(data))
+    digest.update(data)
+    return digest.hexdigest()
 
 
 def finish(root: Path, proc: subprocess.Popen[bytes], what: str) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 RESERVED_KEYS = frozenset(
@@ -304,76 +304,135 @@ def _cancel(shas: set[str], reverts: list[tuple[str, str]]) -> set[str]:
 # --------------------------------------------------------------------------- history entries from a diff
 
 
+class FileSide(NamedTuple):
+    """What a change of one ticket file shows, as ``git diff -U0`` would: ``kind`` ``"+"`` (``text`` is the
+    whole file, added), ``"-"`` (the whole file, removed) or ``"@"`` (``text`` is the hunks of a modified
+    file: ``@@`` lines and ``+``/``-`` lines). A text file added or removed whole is shown by git as its
+    every line with ``+`` or ``-``; handing over the file itself spares a diff of the whole tickets folder."""
+
+    path: str
+    kind: str
+    text: str
+
+
 def final_entries_from_diff(
     diff_text: str,
     id_of_path: Callable[[str], str | None],
     finals_of: Callable[[str], frozenset[str]],
     load_yaml: Callable[[str], object],
 ) -> dict[str, list[FinalEntry]]:
-    """History entries into a final state that a ``git diff -U0`` of the tickets folder adds, per ticket.
+    """History entries into a final state that a ``git diff -U0`` of the tickets folder adds, per ticket
+    (see :func:`final_entries`)."""
+    return final_entries(diff_sides(diff_text), id_of_path, finals_of, load_yaml)
 
-    An entry (``  - {at: …, to: 关闭}``, possibly wrapped over several lines) counts +1 where it is added and
-    -1 where it is removed, per ticket ID and whitespace-normalised text, so a renamed file (removed and
-    added whole) and a closure that was added and reverted both net to nothing.
-    """
-    net: dict[tuple[str, str], int] = {}
-    parsed: dict[tuple[str, str], dict[str, Any]] = {}
-    all_finals: dict[str, frozenset[str]] = {}
-    finder: dict[frozenset[str], re.Pattern[str]] = {}
 
-    # Work from the places where a final state's name occurs (a few per ticket), not line by line: a
-    # diff of a long history has tens of thousands of lines and only these matter.
+def diff_sides(diff_text: str) -> Iterator[FileSide]:
+    """The file sections of a ``git diff -U0``, as ``"@"`` sides (sections without hunks are left out)."""
     for section in diff_text.split("\ndiff --git "):
         head_end = section.find("\n@@")
         if head_end < 0:
             continue
-        tid: str | None = None
+        path: str | None = None
         for line in section[:head_end].split("\n"):
             if line.startswith(("--- ", "+++ ")):
-                path = _diff_path(line[4:])
-                if path is not None:
-                    tid = id_of_path(path) or tid
+                path = _diff_path(line[4:]) or path
+        if path is not None:
+            yield FileSide(path, "@", section[head_end + 1 :])
+
+
+def final_entries(
+    sides: Iterable[FileSide],
+    id_of_path: Callable[[str], str | None],
+    finals_of: Callable[[str], frozenset[str]],
+    load_yaml: Callable[[str], object],
+) -> dict[str, list[FinalEntry]]:
+    """History entries into a final state that the changes of the tickets folder add, per ticket.
+
+    ``sides`` are the files in ``git diff`` order. An entry (``  - {at: …, to: 关闭}``, possibly wrapped over
+    several lines) counts +1 where it is added and -1 where it is removed, per ticket ID and
+    whitespace-normalised text, so a renamed file (removed and added whole) and a closure that was added
+    and reverted both net to nothing. (:func:`entry_hits` per file, then :func:`net_final_entries`: the
+    first can run in parallel.)
+    """
+    found: list[tuple[str, list[EntryHit]]] = []
+    for side in sides:
+        tid = id_of_path(side.path)
         if tid is None:
             continue
-        finals = all_finals.get(tid)
-        if finals is None:
-            finals = all_finals[tid] = finals_of(tid)
-        if not finals:
+        finals = finals_of(tid)
+        if finals:
+            found.append((tid, entry_hits(side, finals, load_yaml)))
+    return net_final_entries(found, finals_of)
+
+
+# (whitespace-normalised text, +1 added or -1 removed, the entry as loaded or None if it is not one):
+# a plain tuple, so that a worker process can send it back with marshal
+EntryHit = tuple[str, int, "dict[str, Any] | None"]
+_FINDERS: dict[frozenset[str], re.Pattern[str]] = {}
+
+
+def entry_hits(side: FileSide, finals: frozenset[str], load_yaml: Callable[[str], object]) -> list[EntryHit]:
+    """The history entries of one file side that mention one of ``finals``, in file order."""
+    rx = _FINDERS.get(finals)
+    if rx is None:
+        rx = _FINDERS[finals] = re.compile("|".join(re.escape(f) for f in sorted(finals, key=len, reverse=True)))
+    body = side.text
+    in_diff = side.kind == "@"
+    entry_at, start_at, continued_at = (
+        (_DIFF_ENTRY.match, _ENTRY_START.match, _CONTINUATION.match)
+        if in_diff
+        else (_FILE_ENTRY.match, _FILE_ENTRY_START.match, _FILE_CONTINUATION.match)
+    )
+    sign = 0 if in_diff else (1 if side.kind == "+" else -1)
+    hits: list[EntryHit] = []
+    loaded: dict[str, dict[str, Any] | None] = {}
+    seen: set[int] = set()
+    # Work from the places where a final state's name occurs (a few per ticket), not line by line: a
+    # ticket file or a diff of a long history has many lines and only these matter.
+    for hit in rx.finditer(body):
+        start = _entry_start(body, hit.start(), start_at, continued_at)
+        if start < 0 or start in seen:
             continue
-        rx = finder.get(finals)
-        if rx is None:
-            rx = finder[finals] = re.compile(
-                "|".join(re.escape(f) for f in sorted(finals, key=len, reverse=True))
-            )
-        body = section[head_end + 1 :]
-        seen: set[int] = set()
-        for hit in rx.finditer(body):
-            start = _entry_start(body, hit.start())
-            if start < 0 or start in seen:
-                continue
-            m = _DIFF_ENTRY.match(body, start)
-            if m is None or m.end() < hit.end():
-                continue
-            seen.add(start)
-            raw = m.group(0)
-            text = "\n".join(line[1:] for line in raw.split("\n"))
-            if "to" not in text:
-                continue
-            key = (tid, " ".join(text.split()))
+        m = entry_at(body, start)
+        if m is None or m.end() < hit.end():
+            continue
+        seen.add(start)
+        raw = m.group(0)
+        text = "\n".join(line[1:] for line in raw.split("\n")) if in_diff else raw
+        if "to" not in text:
+            continue
+        item = loaded[text] if text in loaded else loaded.setdefault(text, _load_entry(text, load_yaml))
+        hits.append((" ".join(text.split()), sign or (1 if raw[0] == "+" else -1), item))
+    return hits
+
+
+def net_final_entries(
+    found: Iterable[tuple[str, list[EntryHit]]], finals_of: Callable[[str], frozenset[str]]
+) -> dict[str, list[FinalEntry]]:
+    """Add up :func:`entry_hits` (per ticket ID, in ``git diff`` order) into the entries that stay added.
+
+    An entry is known by its ticket and normalised text; it is read as the first of its occurrences that
+    loads, and counted from that one on.
+    """
+    net: dict[tuple[str, str], int] = {}
+    parsed: dict[tuple[str, str], dict[str, Any]] = {}
+    for tid, hits in found:
+        for norm, delta, item in hits:
+            key = (tid, norm)
             if key not in parsed:
-                item = _load_entry(text, load_yaml)
                 if item is None:
                     continue
                 parsed[key] = item
-            net[key] = net.get(key, 0) + (1 if raw[0] == "+" else -1)
+            net[key] = net.get(key, 0) + delta
 
     result: dict[str, list[FinalEntry]] = {}
-    for (tid, _), count in net.items():
+    for key, count in net.items():
         if count <= 0:
             continue
-        item = parsed[(tid, _)]
+        tid = key[0]
+        item = parsed[key]
         to = item.get("to")
-        if to is None or str(to) not in all_finals.get(tid, frozenset()):
+        if to is None or str(to) not in finals_of(tid):
             continue
         result.setdefault(tid, []).append(
             FinalEntry(
@@ -393,15 +452,24 @@ def final_entries_from_diff(
 _DIFF_ENTRY = re.compile(r"([+-])([ \t]*)- [^\n]*(?:\n\1\2[ \t]+\S[^\n]*)*")
 _ENTRY_START = re.compile(r"[+-][ \t]*- ")
 _CONTINUATION = re.compile(r"[+-][ \t]+\S")
+# the same in a whole file (every line of it added or removed)
+_FILE_ENTRY = re.compile(r"([ \t]*)- [^\n]*(?:\n\1[ \t]+\S[^\n]*)*")
+_FILE_ENTRY_START = re.compile(r"[ \t]*- ")
+_FILE_CONTINUATION = re.compile(r"[ \t]+\S")
 
 
-def _entry_start(body: str, pos: int) -> int:
+def _entry_start(
+    body: str,
+    pos: int,
+    start_at: Callable[[str, int], re.Match[str] | None],
+    continued_at: Callable[[str, int], re.Match[str] | None],
+) -> int:
     """Offset of the line starting the history entry that holds ``pos``, or -1 if it is in none."""
     start = body.rfind("\n", 0, pos) + 1
     for _ in range(64):
-        if _ENTRY_START.match(body, start):
+        if start_at(body, start):
             return start
-        if start == 0 or not _CONTINUATION.match(body, start):
+        if start == 0 or not continued_at(body, start):
             return -1
         start = body.rfind("\n", 0, start - 1) + 1
     return -1
@@ -664,7 +732,9 @@ def build_notes(
                 "entered_final_by": by_sha,
                 "priority": json_safe(front.get("priority")),
                 "labels": json_safe(labels) if isinstance(labels, list) else [],
-                "fields": {k: json_safe(v) for k, v in front.items() if k not in RESERVED_KEYS},
+                "fields": {
+                    k: v if type(v) is str else json_safe(v) for k, v in front.items() if k not in RESERVED_KEYS
+                },
             }
         )
     tickets.sort(key=lambda t: (type_order.get(t["type"], len(wfs)), t["type"], *_id_key(t["id"])))
