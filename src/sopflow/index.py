@@ -57,7 +57,7 @@ VERSION = 2
 CACHE_NAME = f"excerpts-v{VERSION}.json"
 TEXT_CACHE_NAME = f"tickets-text-v{VERSION}.json"
 PROGRESS_AFTER = 2000  # files to parse before a progress bar is worth showing (about a second)
-PARALLEL_AFTER = 1000  # files to parse before a second process is worth forking (fork and pickling: ~20 ms)
+PARALLEL_AFTER = 1000  # files to parse before a second process is worth forking (fork and transfer: ~20 ms)
 FREEZE_AFTER = 20_000  # tickets loaded at once before the loaded objects are hidden from the collector
 HEAD_TEXT_MAX = 32  # longer text in a workflow field is left out of the heads (see _head)
 
@@ -198,71 +198,6 @@ def _read(path: str) -> str | None:
         return raw.decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
-
-
-# ------------------------------------------------------------------------------------------ parallel parsing
-
-
-class _Child:
-    """A forked process parsing some ticket files; :meth:`result` is what it sent (None when it failed)."""
-
-    def __init__(self, pid: int, fd: int) -> None:
-        self.pid, self.fd = pid, fd
-
-    def result(self) -> list[Any] | None:
-        import pickle
-
-        chunks: list[bytes] = []
-        try:
-            with os.fdopen(self.fd, "rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    chunks.append(chunk)
-        except OSError:
-            chunks = []
-        try:
-            _, status = os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            status = 1
-        if status != 0 or not chunks:
-            return None
-        try:
-            # Our own child wrote this, just now, through a pipe no one else holds (the cache is never pickled).
-            got = pickle.loads(b"".join(chunks))
-        except Exception:  # a child that died half-way: its share is parsed here
-            return None
-        return got if type(got) is list else None
-
-
-def _fork_parse(idx: Index, names: list[str]) -> _Child | None:
-    """Start parsing ``names`` in a forked child (Linux only, two processors or more); None when not."""
-    import sys
-
-    if not names or not sys.platform.startswith("linux") or (os.cpu_count() or 1) < 2:
-        return None
-    try:
-        r, w = os.pipe()
-    except OSError:
-        return None
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(r)
-        os.close(w)
-        return None
-    if pid == 0:  # the child: parse, send, and leave without running any exit handler of the parent's
-        code = 1
-        try:
-            import pickle
-
-            os.close(r)
-            data = pickle.dumps([idx._parse_own(n) for n in names], protocol=pickle.HIGHEST_PROTOCOL)
-            with os.fdopen(w, "wb") as fh:
-                fh.write(data)
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(w)
-    return _Child(pid, r)
 
 
 # ------------------------------------------------------------------------------------------ cache files
@@ -539,24 +474,24 @@ class Index:
         return self._parse_own(name)[0]
 
     def _parse_all(self, names: list[str], bar: Progress | None) -> dict[str, tuple[dict[str, Any] | None, bool, bool]]:
-        """:meth:`_parse_own` of every name; with many names and two or more processors, the second half is
-        parsed by a forked child process at the same time (parsing is CPU-bound: about 0.1 ms a ticket)."""
-        out: dict[str, tuple[dict[str, Any] | None, bool, bool]] = {}
-        theirs = _fork_parse(self, names[len(names) // 2:]) if len(names) >= PARALLEL_AFTER else None
-        mine = names if theirs is None else names[:len(names) // 2]
-        scale = len(names) / max(1, len(mine))
-        for n, name in enumerate(mine, 1):
-            if bar is not None:
-                bar.update(int(n * scale))
-            out[name] = self._parse_own(name)
-        rest = names[len(mine):]
-        got = theirs.result() if theirs is not None else None
-        if got is not None and len(got) == len(rest):
-            out.update(zip(rest, got, strict=True))
-        else:  # no child, or it failed: parse its half here
-            for name in rest:
-                out[name] = self._parse_own(name)
-        return out
+        """:meth:`_parse_own` of every name; with many names and two or more cores, forked workers parse
+        slices of them at the same time (parsing is CPU-bound: about 0.1 ms a ticket; see adapters/forkmap)."""
+        from sopflow.adapters import forkmap
+
+        me = os.getpid()
+        done = [0]
+
+        def parse(part: Sequence[str]) -> list[tuple[dict[str, Any] | None, bool, bool]]:
+            out = []
+            for name in part:
+                out.append(self._parse_own(name))
+                if bar is not None and os.getpid() == me:  # only this process draws the bar
+                    done[0] += 1
+                    bar.update(min(len(names), done[0] * len(names) // max(1, len(part))))
+            return out
+
+        batch = forkmap.start(parse, names, min_slice=PARALLEL_AFTER // 2)
+        return dict(zip(names, batch.results(), strict=True))
 
     def _parse_own(self, name: str) -> tuple[dict[str, Any] | None, bool, bool]:
         """(excerpt, exact, whether the front matter has a 'path' key of its own)."""
