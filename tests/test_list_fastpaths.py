@@ -158,7 +158,9 @@ cell_text = st.text(alphabet=st.sampled_from("ab  中文ｶ\u3000\t\n\x1b\x00\u2
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.lists(cell_text | st.none() | st.integers(0, 9), min_size=4, max_size=4), max_size=8),
+@given(st.lists(st.lists(cell_text | st.none() | st.integers(0, 9) | st.dictionaries(st.sampled_from(["k", "a\tb"]),
+                                                                                     cell_text, max_size=1),
+                         min_size=4, max_size=4), max_size=8),
        st.one_of(st.none(), st.integers(10, 70)), st.sampled_from([(), (3,), (3, 1), (0, 1, 2, 3)]))
 def test_table_is_the_cell_by_cell_table(rows: list[list[Any]], max_width: int | None, shrink: tuple[int, ...]) -> None:
     headers = ["id", "状态", "who", "title"]
@@ -179,6 +181,17 @@ def test_long_tables_with_repeated_and_distinct_values(max_width: int | None) ->
     headers = [c.upper() for c in LIST_COLUMNS]
     for shrink in ([5, 2, 1], [0], []):
         assert table(headers, rows, max_width=max_width, shrink=shrink) == ref_table(headers, rows, max_width, shrink)
+
+
+def test_last_column_widest_and_cut_values_at_every_width() -> None:
+    """The last column measures only its widest value and the ones to cut: every boundary, every width."""
+    values = ["", "aaaa", {"k\tk": "v" * 30}, "中中中", "a中", "\u0301\u0301\u0301x", "ｶｶｶｶｶ", "tab\there"]
+    values += ["中" * k for k in range(1, 13)] + ["a" + "中" * k for k in range(0, 12)]
+    for kept in range(1, len(values) + 1):
+        rows = [["x", v] for v in values[:kept]]
+        for max_width in range(10, 40):
+            assert table(["a", "t"], rows, max_width=max_width, shrink=[1]) == ref_table(["a", "t"], rows, max_width,
+                                                                                         [1])
 
 
 def test_table_edge_shapes() -> None:

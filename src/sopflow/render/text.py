@@ -132,12 +132,26 @@ def table_columns(headers: Sequence[str], columns: Sequence[Sequence[object]], *
     n = len(headers)
     cells = [one_line_all(c) for c in columns]
     widths = [width(h) for h in headers]
-    measured: list[dict[str, int] | None] = []  # per column: value → width; None for an ASCII column
+    measured: list[dict[str, int] | None] = []  # per column: value → width (None: ASCII, width is len)
     longest: list[int] = []
+    by_length: list[str] = []  # the last column's distinct values, longest first (when it is not ASCII)
     for i, col in enumerate(cells):
-        if col.ascii if type(col) is OneLine else "".join(col).isascii():  # width() is len() for ASCII text
+        if col.ascii if type(col) is OneLine else "".join(col).isascii():
             measured.append(None)
             longest.append(max(map(len, col), default=0))
+        elif i == n - 1:
+            # Not padded: only the widest value and the values to cut need their width. A character takes at
+            # most two columns, so going down from the longest value the search soon stops.
+            by_length = sorted(set(col), key=len, reverse=True)
+            m: dict[str, int] = {}
+            widest = 0
+            for v in by_length:
+                if 2 * len(v) <= widest:
+                    break
+                m[v] = width(v)
+                widest = max(widest, m[v])
+            measured.append(m)
+            longest.append(widest)
         else:
             m = {v: width(v) for v in set(col)}
             measured.append(m)
@@ -162,10 +176,22 @@ def table_columns(headers: Sequence[str], columns: Sequence[Sequence[object]], *
         if i == n - 1:  # not padded
             if longest[i] <= w:
                 shown.append(col)
-            else:
-                of = known if known is not None else {v: len(v) for v in set(col)}
-                cut_to = {v: truncate(v, w) for v, vw in of.items() if vw > w}
-                shown.append(list(map(cut_to.get, col, col)))
+                continue
+            if known is None:
+                cut_to = {v: truncate(v, w) for v in set(col) if len(v) > w}
+            else:  # the values wider than w are among those longer than w / 2
+                cut_to = {}
+                for v in by_length:
+                    if 2 * len(v) <= w:
+                        break
+                    if v.isascii():
+                        if len(v) > w:
+                            cut_to[v] = truncate(v, w)
+                        continue
+                    ends = list(accumulate(map(_CHAR_WIDTH, v)))  # as truncate does, measuring v once
+                    if ends[-1] > w:
+                        cut_to[v] = v[:bisect_right(ends, w - 1)] + "…" if w > 0 else ""
+            shown.append(list(map(cut_to.get, col, col)))
         elif known is None and longest[i] <= w and len(set(col[:1000])) > 500:  # distinct values: pad each
             shown.append(list(map(str.ljust, col, repeat(w))))
         else:
