@@ -9,6 +9,7 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from itertools import accumulate, repeat
+from operator import mul, sub
 from typing import cast
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
@@ -134,23 +135,28 @@ def table_columns(headers: Sequence[str], columns: Sequence[Sequence[object]], *
     widths = [width(h) for h in headers]
     measured: list[dict[str, int] | None] = []  # per column: value → width (None: ASCII, width is len)
     longest: list[int] = []
-    by_length: list[str] = []  # the last column's distinct values, longest first (when it is not ASCII)
+    # The last column's distinct values, widest possible first, and those widths (when it is not ASCII).
+    ranked: list[str] = []
+    bounds: list[int] = []
     for i, col in enumerate(cells):
         if col.ascii if type(col) is OneLine else "".join(col).isascii():
             measured.append(None)
             longest.append(max(map(len, col), default=0))
         elif i == n - 1:
-            # Not padded: only the widest value and the values to cut need their width. A character takes at
-            # most two columns, so going down from the longest value the search soon stops.
-            by_length = sorted(set(col), key=len, reverse=True)
-            m: dict[str, int] = {}
+            # Not padded: only the widest value and the values to cut need their width. An ASCII character
+            # takes one column, another at most two: going down from the widest a value could be, the search
+            # soon stops (the bounds are worked out in C).
+            distinct = list(set(col))
+            ascii_chars = map(len, map(str.encode, distinct, repeat("ascii"), repeat("ignore")))
+            bound_of = list(map(sub, map(mul, map(len, distinct), repeat(2)), ascii_chars))
+            order = sorted(range(len(distinct)), key=bound_of.__getitem__, reverse=True)  # (no tuple per value)
+            ranked, bounds = list(map(distinct.__getitem__, order)), list(map(bound_of.__getitem__, order))
             widest = 0
-            for v in by_length:
-                if 2 * len(v) <= widest:
+            for bound, v in zip(bounds, ranked, strict=True):
+                if bound <= widest:
                     break
-                m[v] = width(v)
-                widest = max(widest, m[v])
-            measured.append(m)
+                widest = max(widest, width(v))
+            measured.append({})
             longest.append(widest)
         else:
             m = {v: width(v) for v in set(col)}
@@ -179,10 +185,10 @@ def table_columns(headers: Sequence[str], columns: Sequence[Sequence[object]], *
                 continue
             if known is None:
                 cut_to = {v: truncate(v, w) for v in set(col) if len(v) > w}
-            else:  # the values wider than w are among those longer than w / 2
+            else:  # the values wider than w are among those that could be
                 cut_to = {}
-                for v in by_length:
-                    if 2 * len(v) <= w:
+                for bound, v in zip(bounds, ranked, strict=True):
+                    if bound <= w:
                         break
                     if v.isascii():
                         if len(v) > w:
