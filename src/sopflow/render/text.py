@@ -77,7 +77,7 @@ def one_line(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):
-        return ", ".join(one_line(v) for v in value)
+        return ", ".join(map(one_line, value))
     if isinstance(value, dict):
         return ", ".join(f"{k}={one_line(v)}" for k, v in value.items())
     if value is True:
