@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
+from conftest import Repo
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -257,3 +258,34 @@ def test_sort_of_string_ids_splits_them_as_the_pattern_does() -> None:
     for names in (["B\n-2", "B\n-10", "B-3"], ["A+-1", "A-1", "A-0", "AB-1"], ["ISS-2", "ISS-١٠", "ISS-10"]):
         items = [{"id": n} for n in names]
         assert [d["id"] for d in sort(items, None)] == sorted(names, key=_id_key)
+
+
+# ------------------------------------------------------------------ list pauses the collector, and only while it runs
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_list_leaves_the_collector_as_it_found_it(repo: Repo, enabled: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from sopflow.render import tickets
+
+    assert repo.run("new", "issue_track", "--title", "网关端口闪断", as_="fan").code == 0
+    seen: list[bool] = []
+    real = tickets.list_table
+
+    def spy(items: Sequence[Mapping[str, Any]]) -> str:
+        seen.append(gc.isenabled())
+        return real(items)
+
+    monkeypatch.setattr(tickets, "list_table", spy)
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        for fmt in ("table", "json", "csv"):
+            res = repo.run("list", "--format", fmt)
+            assert res.code == 0, res.err
+            assert "网关端口闪断" in res.out
+            assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert seen == [False]  # paused while the table was drawn
