@@ -6,8 +6,11 @@ import os
 import re
 import sys
 import unicodedata
-from collections.abc import Sequence
-from functools import lru_cache
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from itertools import accumulate, repeat
+from operator import mul, sub
+from typing import cast
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 _ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
@@ -21,8 +24,8 @@ def clean(text: object) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 0x100 else "", s)
 
 
-@lru_cache(maxsize=4096)
 def _char_width(c: str) -> int:
+    """Columns of one character (uncached: see ``_CHAR_WIDTH``)."""
     if unicodedata.combining(c):
         return 0
     o = ord(c)
@@ -31,27 +34,37 @@ def _char_width(c: str) -> int:
     return 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
 
 
+class _Widths(dict[str, int]):
+    """Character → columns, filled on first sight. A lookup is a C-level dict access: faster than an
+    ``lru_cache`` wrapper, and nothing is evicted (a long list may hold more than 4,096 distinct CJK characters)."""
+
+    def __missing__(self, c: str) -> int:
+        w = self[c] = _char_width(c)
+        return w
+
+
+_CHAR_WIDTH = _Widths().__getitem__
+
+
 def width(text: str) -> int:
     """Columns the text takes in a terminal (CJK wide characters count two)."""
     if text.isascii():
         return len(text)
-    return sum(map(_char_width, text))  # the cached function is C-level: no generator frame per character
+    return sum(map(_CHAR_WIDTH, text))  # C-level: no generator frame per character
 
 
 def truncate(text: str, limit: int) -> str:
     """Cut to at most ``limit`` columns, ending with '…' when cut."""
+    if text.isascii() and text.isprintable():  # one column per character
+        if len(text) <= limit:
+            return text
+        return text[:limit - 1] + "…" if limit > 0 else ""
     if width(text) <= limit:
         return text
     if limit <= 0:
         return ""
-    out, used = [], 0
-    for c in text:
-        w = _char_width(c)
-        if used + w > limit - 1:
-            break
-        out.append(c)
-        used += w
-    return "".join(out) + "…"
+    # Keep the longest prefix that fits in limit - 1 columns (the running widths never decrease).
+    return text[:bisect_right(list(accumulate(map(_CHAR_WIDTH, text))), limit - 1)] + "…"
 
 
 def pad(text: str, cols: int) -> str:
@@ -64,7 +77,7 @@ def one_line(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):
-        return ", ".join(one_line(v) for v in value)
+        return ", ".join(map(one_line, value))
     if isinstance(value, dict):
         return ", ".join(f"{k}={one_line(v)}" for k, v in value.items())
     if value is True:
@@ -94,16 +107,62 @@ def style(text: str, code: str) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if color_enabled() else text
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, max_width: int | None = None,
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, max_width: int | None = None,
           shrink: Sequence[int] = ()) -> str:
     """A plain aligned table. Columns listed in ``shrink`` are cut (with '…') to fit ``max_width``."""
-    cells = [[one_line(c) for c in r] for r in rows]
-    cell_widths = [[width(c) for c in r] for r in cells]  # measured once: CJK widths cost
+    n = len(headers)
+    if not n:
+        return "\n".join([style("", "1"), *("" for _ in rows)])
+    if any(len(r) > n for r in rows):
+        raise IndexError("table: a row has more cells than there are headers")
+    # A short row prints as if its missing cells were empty (their padding is stripped with the line's end).
+    columns = [[r[i] if i < len(r) else "" for r in rows] for i in range(n)]
+    return table_columns(headers, columns, max_width=max_width, shrink=shrink)
+
+
+def table_columns(headers: Sequence[str], columns: Sequence[Sequence[object]], *, max_width: int | None = None,
+                  shrink: Sequence[int] = ()) -> str:
+    """:func:`table` given its columns (one sequence of values per header, all as long) instead of its rows.
+
+    The text is what the row by row definition gives: each cell ``one_line``-d, padded (or cut with '…') to its
+    column's width, each line stripped on the right. It is made column by column so that the work per cell is
+    done in C: a column of clean one-line strings is checked with one join (:func:`one_line_all`); widths,
+    padding and cuts are worked out once per distinct value where a column repeats itself (types, states,
+    people); the last column is never padded (the padding would be stripped); lines are joined with ``map``.
+    """
+    n = len(headers)
+    cells = [one_line_all(c) for c in columns]
     widths = [width(h) for h in headers]
-    for row_widths in cell_widths:
-        for i, cw in enumerate(row_widths):
-            if cw > widths[i]:
-                widths[i] = cw
+    measured: list[dict[str, int] | None] = []  # per column: value → width (None: ASCII, width is len)
+    longest: list[int] = []
+    # The last column's distinct values, widest possible first, and those widths (when it is not ASCII).
+    ranked: list[str] = []
+    bounds: list[int] = []
+    for i, col in enumerate(cells):
+        if col.ascii if type(col) is OneLine else "".join(col).isascii():
+            measured.append(None)
+            longest.append(max(map(len, col), default=0))
+        elif i == n - 1:
+            # Not padded: only the widest value and the values to cut need their width. An ASCII character
+            # takes one column, another at most two: going down from the widest a value could be, the search
+            # soon stops (the bounds are worked out in C).
+            distinct = list(set(col))
+            ascii_chars = map(len, map(str.encode, distinct, repeat("ascii"), repeat("ignore")))
+            bound_of = list(map(sub, map(mul, map(len, distinct), repeat(2)), ascii_chars))
+            order = sorted(range(len(distinct)), key=bound_of.__getitem__, reverse=True)  # (no tuple per value)
+            ranked, bounds = list(map(distinct.__getitem__, order)), list(map(bound_of.__getitem__, order))
+            widest = 0
+            for bound, v in zip(bounds, ranked, strict=True):
+                if bound <= widest:
+                    break
+                widest = max(widest, width(v))
+            measured.append({})
+            longest.append(widest)
+        else:
+            m = {v: width(v) for v in set(col)}
+            measured.append(m)
+            longest.append(max(m.values()))
+        widths[i] = max(widths[i], longest[i])
     if max_width:
         total = sum(widths) + 2 * (len(widths) - 1)
         for i in shrink or [len(widths) - 1]:
@@ -114,9 +173,67 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, max_width: i
             if cut > 0:
                 widths[i] -= cut
                 total -= cut
-    lines = ["  ".join(pad(truncate(h, widths[i]), widths[i]) for i, h in enumerate(headers)).rstrip()]
-    lines[0] = style(lines[0], "1")
-    for row, row_widths in zip(cells, cell_widths, strict=True):
-        lines.append("  ".join(c + " " * (widths[i] - cw) if cw <= widths[i] else pad(truncate(c, widths[i]), widths[i])
-                               for i, (c, cw) in enumerate(zip(row, row_widths, strict=True))).rstrip())
-    return "\n".join(lines)
+    head = style("  ".join(pad(truncate(h, widths[i]), widths[i]) for i, h in enumerate(headers)).rstrip(), "1")
+    if not cells or not cells[0]:
+        return head
+    shown: list[Sequence[str]] = []
+    for i, col in enumerate(cells):
+        w, known = widths[i], measured[i]
+        if i == n - 1:  # not padded
+            if longest[i] <= w:
+                shown.append(col)
+                continue
+            if known is None:
+                cut_to = {v: truncate(v, w) for v in set(col) if len(v) > w}
+            else:  # the values wider than w are among those that could be
+                cut_to = {}
+                for bound, v in zip(bounds, ranked, strict=True):
+                    if bound <= w:
+                        break
+                    if v.isascii():
+                        if len(v) > w:
+                            cut_to[v] = truncate(v, w)
+                        continue
+                    ends = list(accumulate(map(_CHAR_WIDTH, v)))  # as truncate does, measuring v once
+                    if ends[-1] > w:
+                        cut_to[v] = v[:bisect_right(ends, w - 1)] + "…" if w > 0 else ""
+            shown.append(list(map(cut_to.get, col, col)))
+        elif known is None and longest[i] <= w and len(set(col[:1000])) > 500:  # distinct values: pad each
+            shown.append(list(map(str.ljust, col, repeat(w))))
+        else:
+            of = known if known is not None else {v: len(v) for v in set(col)}
+            fit = {v: v + " " * (w - vw) if vw <= w else pad(truncate(v, w), w) for v, vw in of.items()}
+            shown.append(list(map(fit.__getitem__, col)))
+    return "\n".join([head, *map(str.rstrip, map("  ".join, zip(*shown, strict=True)))])
+
+
+class OneLine(tuple[str, ...]):
+    """Strings that are each their own :func:`one_line` (what :func:`one_line_all` gives for clean input);
+    ``ascii`` tells whether they are all ASCII."""
+
+    ascii: bool
+
+    def __new__(cls, strs: Iterable[str], is_ascii: bool) -> OneLine:
+        self = super().__new__(cls, strs)
+        self.ascii = is_ascii
+        return self
+
+
+def one_line_all(values: Sequence[object]) -> OneLine | list[str]:
+    """``[one_line(v) for v in values]`` (as a sequence), without a call per value when the values are clean
+    one-line strings (the usual column), with one call per distinct value when they are strings or None."""
+    if type(values) is OneLine:
+        return values
+    kinds = set(map(type, values))
+    if not kinds <= {str, type(None)}:  # (exactly str: a subclass may print otherwise)
+        return [one_line(v) for v in values]
+    strs = cast("Sequence[str]", values if type(None) not in kinds else ["" if v is None else v for v in values])
+    joined = " ".join(strs)
+    # A space between values: a double space or one at either end shows a value that is empty or has a
+    # space too many; a value that is not printable makes the whole not printable.
+    if joined.isprintable() and "  " not in joined and joined[:1] != " " != joined[-1:]:
+        return OneLine(strs, joined.isascii())  # every value passes one_line's first test: it is its own one_line
+    fixed = {v: one_line(v) for v in set(strs)}
+    if all(k == v for k, v in fixed.items()):  # e.g. empty strings (one_line("") is "")
+        return OneLine(strs, joined.isascii())
+    return list(map(fixed.__getitem__, strs))
