@@ -289,3 +289,14 @@ def test_list_leaves_the_collector_as_it_found_it(repo: Repo, enabled: bool, mon
     finally:
         (gc.enable if was else gc.disable)()
     assert seen == [False]  # paused while the table was drawn
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["type", "state", "assignee", "labels", "roles", "x"]),
+                       st.one_of(st.none(), st.text(max_size=3), st.lists(st.text(max_size=2), max_size=2))))
+def test_a_criteria_without_filters_selects_every_ticket(d: dict[str, Any]) -> None:
+    from sopflow.core.query import Criteria, matches, selects_all
+
+    assert selects_all(Criteria())
+    assert matches(d, Criteria(), lambda _: True) and matches(d, Criteria(), lambda _: False)
+    assert not selects_all(Criteria(open=True)) and not selects_all(Criteria(types=("task",)))

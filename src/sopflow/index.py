@@ -63,6 +63,7 @@ HEAD_TEXT_MAX = 32  # longer text in a workflow field is left out of the heads (
 
 Key = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
 _PART_A, _PART_H, _PART_B, _PART_T = 0, 1, 2, 3
+_DICT_OR_NONE = frozenset({dict, type(None)})
 _INDEXES: weakref.WeakKeyDictionary[Project, Index] = weakref.WeakKeyDictionary()
 
 
@@ -376,8 +377,8 @@ class Index:
         self._b: tuple[list[str], bytes | _CacheFile] | None = None
         self._b_objs: list[list[Any]] = []
         self._b_ids: dict[int, str] | None = None  # id(object) → name, built from _b_objs on first use
-        self._given_heads: dict[int, str] = {}  # id(head) → name for every head handed out (see full)
-        self._kept: list[Any] = []  # keeps handed-out heads alive, so their ids stay theirs
+        self._given: dict[int, str] | None = None  # id(head) → name for every head handed out (see _head_name)
+        self._kept: list[tuple[list[Any], list[str]]] = []  # handed-out heads (and names), kept alive: ids stay theirs
         self._trail_of: dict[str, Trail] = {}  # trails handed out, by name
         self._wholes: dict[str, dict[str, Any] | None] = {}  # whole excerpts decoded one by one (see full)
         self._lines: tuple[memoryview, dict[str, tuple[int, int]]] | None = None
@@ -553,8 +554,7 @@ class Index:
         try:
             with _no_gc(freeze=len(self._order) >= FREEZE_AFTER):
                 b = self._file.part(_PART_B)
-            if type(b) is not list or len(b) != len(self._order) or not all(
-                    d is None or type(d) is dict for d in b):
+            if type(b) is not list or len(b) != len(self._order) or not set(map(type, b)) <= _DICT_OR_NONE:
                 raise _Corrupt
         except _Corrupt:
             self._forget_cache()
@@ -570,8 +570,7 @@ class Index:
         try:
             with _no_gc(freeze=len(self._order) >= FREEZE_AFTER):
                 h = self._file.part(_PART_H)
-            if type(h) is not list or len(h) != len(self._order) or not all(
-                    d is None or type(d) is dict for d in h):
+            if type(h) is not list or len(h) != len(self._order) or not set(map(type, h)) <= _DICT_OR_NONE:
                 raise _Corrupt
         except _Corrupt:
             return False
@@ -690,13 +689,21 @@ class Index:
         else:
             out = [d for d in (self._one(n, True) for n in self.names) if d is not None]
         if self._heads is not None:
-            self._given_heads.update(zip(map(id, self._heads), self._order, strict=True))
-            self._kept.append(self._heads)
+            self._given = None  # built when first needed: a tenth of a second at 100,000 tickets
+            self._kept.append((self._heads, self._order))
         return out
+
+    def _head_name(self, d: Mapping[str, Any]) -> str | None:
+        """The file name of a head handed out by :meth:`heads`; None for any other dict."""
+        if not self._kept or "history" in d:
+            return None
+        if self._given is None:
+            self._given = {id(h): n for heads, order in self._kept for h, n in zip(heads, order, strict=True)}
+        return self._given.get(id(d))
 
     def full(self, d: Mapping[str, Any]) -> Mapping[str, Any]:
         """The whole excerpt of ``d``: ``d`` itself, or for a head (see heads) the excerpt it was cut from."""
-        name = self._given_heads.get(id(d))
+        name = self._head_name(d)
         if name is None:
             return d
         if self._data is None and self._cached_row(name) is not None:
@@ -721,7 +728,7 @@ class Index:
         is the answer: see :func:`trail_for`)."""
         from sopflow.core.trail import decode, trail_of
 
-        name = self._given_heads.get(id(d))
+        name = self._head_name(d)
         if name is None:
             return None
         got = self._trail_of.get(name)

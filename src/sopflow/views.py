@@ -11,7 +11,7 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from sopflow.core import fsm
-from sopflow.core.query import PRIORITY_ORDER, Criteria, matches
+from sopflow.core.query import PRIORITY_ORDER, Criteria, matches, selects_all
 from sopflow.core.trail import Trail, entered_state, history_of, trail_of
 
 __all__ = ["board", "card", "entered_state", "history_of", "inbox", "select"]
@@ -37,7 +37,7 @@ def select(p: Project, c: Criteria, *, text: str | None = None,
         source = load_heads(p, [*keys, *(k for k, _ in c.where)])
     else:
         source = p.excerpts()
-    items: list[Mapping[str, Any]] = [d for d in source if matches(d, c, final)]
+    items: list[Mapping[str, Any]] = list(source) if selects_all(c) else [d for d in source if matches(d, c, final)]
     if text and text.strip():
         from sopflow.index import text_filter
 

@@ -40,6 +40,12 @@ def _scalar(v: Any) -> str:
     return str(v)
 
 
+def selects_all(c: Criteria) -> bool:
+    """Whether ``c`` lets every ticket through (no filter given)."""
+    return not (c.types or c.states or c.assignees or c.roles or c.labels or c.where or c.open or c.closed
+                or c.extra)
+
+
 def matches(d: Mapping[str, Any], c: Criteria, is_final: Callable[[Mapping[str, Any]], bool]) -> bool:
     if c.types and d.get("type") not in c.types:
         return False
