@@ -659,3 +659,14 @@ def test_a_failing_child_leaves_its_share_to_the_parent(ten: Repo, monkeypatch: 
 
     monkeypatch.setattr(index.Index, "_parse_own", dies_in_the_child)
     check_same(ten)
+
+
+def test_cache_files_of_earlier_formats_are_removed(ten: Repo) -> None:
+    folder = cache_file(ten).parent
+    for old in ("excerpts-v1.json", "tickets-text-v1.json"):
+        (folder / old).write_text("{}", "utf-8")
+    ten.write("tickets/ISS-3.md", ticket(3, title="又改了"))
+    settle()
+    check_same(ten)
+    assert not (folder / "excerpts-v1.json").exists() and not (folder / "tickets-text-v1.json").exists()
+    assert cache_file(ten).exists()
