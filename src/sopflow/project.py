@@ -101,7 +101,7 @@ class Project:
             data = yamlio.load(text)
         except yamlio.YamlError as exc:
             raise SopflowError(f"line {exc.line or 1}: {exc.message}", where=CONFIG_FILE) from None
-        return parse_config(data, CONFIG_FILE, yamlio.node_lines(text))
+        return parse_config(data, CONFIG_FILE, yamlio.LazyLines(text))
 
     @property
     def config(self) -> Config:
@@ -178,7 +178,7 @@ class Project:
             except yamlio.YamlError as exc:
                 out[p.stem] = (None, [Problem(rel, exc.line, "error", "yaml", exc.message)])
                 continue
-            out[p.stem] = parse_workflow(data, p.stem, rel, yamlio.node_lines(text))
+            out[p.stem] = parse_workflow(data, p.stem, rel, yamlio.LazyLines(text))
         return out
 
     @cached_property

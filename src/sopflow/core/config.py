@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,10 +51,11 @@ class Config:
         return None
 
 
-def parse_config(data: Any, path: str = CONFIG_FILE, lines: dict[tuple[Any, ...], int] | None = None
+def parse_config(data: Any, path: str = CONFIG_FILE, lines: Mapping[tuple[Any, ...], int] | None = None
                  ) -> tuple[Config, list[Problem]]:
-    """Build a Config from the loaded YAML, collecting problems instead of failing on the first."""
-    lines = lines or {}
+    """Build a Config from the loaded YAML, collecting problems instead of failing on the first. ``lines``
+    (key path → line, for problems) is read only when there is a problem to place."""
+    lines = {} if lines is None else lines
     problems: list[Problem] = []
 
     def err(keypath: tuple[Any, ...], code: str, msg: str) -> None:

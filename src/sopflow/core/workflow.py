@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,10 +124,11 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def parse_workflow(
-    data: Any, stem: str, path: str, lines: dict[tuple[Any, ...], int] | None = None
+    data: Any, stem: str, path: str, lines: Mapping[tuple[Any, ...], int] | None = None
 ) -> tuple[Workflow | None, list[Problem]]:
-    """Validate a loaded workflow mapping; return the Workflow (None when unusable) and every problem."""
-    lines = lines or {}
+    """Validate a loaded workflow mapping; return the Workflow (None when unusable) and every problem.
+    ``lines`` (key path → line, for problems) is read only when there is a problem to place."""
+    lines = {} if lines is None else lines
     problems: list[Problem] = []
 
     def at(*keypath: Any) -> int:

@@ -11,6 +11,7 @@ so it emits them itself instead of importing PyYAML's emitter (kept out of start
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import yaml
@@ -244,6 +245,29 @@ def emit_value(value: Any) -> str:
     if isinstance(value, (dict, list, tuple)):
         return emit_flow(value)
     return emit_scalar(value)
+
+
+class LazyLines(Mapping[tuple[Any, ...], int]):
+    """:func:`node_lines` of a text, worked out on first use: composing the YAML again only to number the
+    lines of problems costs a millisecond or more per file, and most runs find no problem."""
+
+    def __init__(self, text: str, offset: int = 0) -> None:
+        self._text, self._offset = text, offset
+        self._lines: dict[tuple[Any, ...], int] | None = None
+
+    def _got(self) -> dict[tuple[Any, ...], int]:
+        if self._lines is None:
+            self._lines = node_lines(self._text, self._offset)
+        return self._lines
+
+    def __getitem__(self, key: tuple[Any, ...]) -> int:
+        return self._got()[key]
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self._got())
+
+    def __len__(self) -> int:
+        return len(self._got())
 
 
 def node_lines(text: str, offset: int = 0) -> dict[tuple[Any, ...], int]:
