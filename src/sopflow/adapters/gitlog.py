@@ -308,17 +308,25 @@ def read_blobs(root: Path, ids: Iterable[str]) -> dict[str, bytes]:
     for oid in wanted:
         if not oid or any(c not in "0123456789abcdef" for c in oid):
             raise SopflowError(f"not an object ID: {oid!r}")
-    out = run(root, ["cat-file", "--batch"], stdin="".join(f"{oid}\n" for oid in wanted).encode())
-    result: dict[str, bytes] = {}
+    return {oid: data for oid, data in zip(wanted, _cat_batch(root, wanted), strict=True) if data is not None}
+
+
+def _cat_batch(root: Path, names: Sequence[str]) -> list[bytes | None]:
+    """The contents of each object ``names`` name (``<oid>`` or ``<rev>:<path>``), in one
+    ``git cat-file --batch``; None for one that is missing, ambiguous or not a blob."""
+    out = run(root, ["cat-file", "--batch"], stdin="".join(f"{name}\n" for name in names).encode())
+    result: list[bytes | None] = []
     pos = 0
-    for oid in wanted:
+    for _ in names:
         nl = out.index(b"\n", pos)
         header = out[pos:nl].split()
         pos = nl + 1
         if len(header) == 3 and header[1] == b"blob":
             size = int(header[2])
-            result[oid] = out[pos : pos + size]
+            result.append(out[pos : pos + size])
             pos += size + 1
+        else:  # "missing" / "ambiguous" / a tree: nothing follows the header
+            result.append(None)
     return result
 
 
@@ -353,20 +361,8 @@ def read_files(root: Path, rev: str, paths: Sequence[str]) -> dict[str, str]:
     check_rev(rev)
     if not paths:
         return {}
-    request = "".join(f"{rev}:./{p}\n" for p in paths).encode()
-    out = run(root, ["cat-file", "--batch"], stdin=request)
-    result: dict[str, str] = {}
-    pos = 0
-    for path in paths:
-        nl = out.index(b"\n", pos)
-        header = out[pos:nl].split()
-        pos = nl + 1
-        if len(header) == 3 and header[1] == b"blob":
-            size = int(header[2])
-            result[path] = out[pos : pos + size].decode("utf-8", "replace")
-            pos += size + 1
-        # "missing" / "ambiguous" / a tree: no text for that path
-    return result
+    got = _cat_batch(root, [f"{rev}:./{p}" for p in paths])
+    return {p: data.decode("utf-8", "replace") for p, data in zip(paths, got, strict=True) if data is not None}
 
 
 def commit_date(root: Path, rev: str) -> str:
