@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import Repo
 
 
@@ -49,3 +50,25 @@ def test_release_notes_refuses_escapes_and_bad_ranges(repo: Repo) -> None:
     res = repo.run("release-notes", "--output", "../x.md")
     assert res.code == 1
     assert repo.snapshot() == before
+
+
+def test_long_histories_show_a_progress_bar_on_a_terminal_only(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading a long history shows 'reading history [###…]' on a terminal's stderr (after a second; here at
+    once), erased at the end; piped or captured, stderr stays empty; stdout is the same either way."""
+    from sopflow import progress
+    from sopflow.adapters import gitlog
+
+    closed_ticket(repo)
+    for n in range(30):
+        repo.write("src.txt", f"{n}\n")
+        repo.commit_all(f"fix: step {n}")
+    quiet = repo.run("release-notes")
+    assert quiet.code == 0 and quiet.err == ""
+    monkeypatch.setattr(progress, "_is_tty", lambda stream: True)
+    monkeypatch.setattr(progress, "DELAY", 0.0)
+    monkeypatch.setattr(progress, "INTERVAL", 0.0)
+    monkeypatch.setattr(gitlog.LogReader, "_CHUNK", 256)  # many reads: many updates
+    loud = repo.run("release-notes")
+    assert loud.code == 0 and loud.out == quiet.out
+    assert "\rreading history [" in loud.err and loud.err.endswith("\r\x1b[K")
+    assert "[##############################]" in loud.err  # it reaches the end

@@ -23,12 +23,12 @@ WIDTH = 30
 
 
 class Progress:
-    def __init__(self, total: int, label: str, *, stream: TextIO | None = None, delay: float = DELAY,
+    def __init__(self, total: int, label: str, *, stream: TextIO | None = None, delay: float | None = None,
                  force: bool = False) -> None:
-        self.total = max(total, 1)
+        self.total = max(total, 1)  # may be set later, when it becomes known
         self.label = label
         self.stream = stream if stream is not None else sys.stderr
-        self.delay = delay
+        self.delay = DELAY if delay is None else delay
         self.enabled = force or _is_tty(self.stream)
         self.start = time.monotonic()
         self.next_check = 0

@@ -46,11 +46,14 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from itertools import islice
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sopflow.adapters import gitlog
 from sopflow.core import release
 from sopflow.errors import SopflowError, UsageError
+
+if TYPE_CHECKING:
+    from sopflow.progress import Progress
 
 BUILTIN_TEMPLATE = "release-notes.md.j2"
 REPO_TEMPLATE = "release-notes.md.j2"
@@ -130,6 +133,7 @@ def _release_notes(
             hint="fetch the whole history (git fetch --unshallow; fetch-depth: 0 in CI) or give a range",
         )
     reader = gitlog.LogReader(root, revs, since=since_s, until=until_s)
+    bar = _history_bar(reader)
     try:
         # the tree diff's ends: the state just before the window and at its end
         diff_base: str | None = base
@@ -166,6 +170,8 @@ def _release_notes(
                 shipping.cancel()
     finally:
         reader.close()
+        if bar is not None:
+            bar.close()
 
     wanted = set(finals)
     if all_touched:
@@ -194,6 +200,23 @@ def _release_notes(
             "until": until_s and _iso(until_s),
         },
     )
+
+
+def _history_bar(reader: gitlog.LogReader) -> Progress | None:
+    """A progress bar for reading a long history (on a terminal only, after a second: see progress.py),
+    fed by the log reader with the bytes of git's output parsed so far."""
+    from sopflow.progress import Progress
+
+    bar = Progress(1, "reading history")
+    if not bar.enabled:
+        return None
+
+    def step(done: int, total: int) -> None:
+        bar.total = max(total, 1)
+        bar.update(done)
+
+    reader.on_progress = step
+    return bar
 
 
 def _resolve_range(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -181,6 +181,8 @@ class LogReader:
             self._err.close()
             raise
         self.first: Commit | None = None  # the newest commit read, once iterating has begun
+        # called as records are parsed with (bytes parsed, bytes in all): for a progress bar
+        self.on_progress: Callable[[int, int], None] | None = None
 
     def __iter__(self) -> Iterator[Commit]:
         proc = self._proc
@@ -192,14 +194,18 @@ class LogReader:
             self._err.seek(0)
             raise _fail(self._root, self._args, self._err.read())
         out = self._out
+        total = out.seek(0, os.SEEK_END)
         out.seek(0)
         n = _LOG_FIELDS
         rest = b""
+        report = self.on_progress
         while True:
             chunk = out.read(self._CHUNK)
             data = rest + chunk if rest else chunk
             if not chunk:
                 break
+            if report is not None:
+                report(out.tell(), total)
             # cut after the last NUL that ends a whole record (every record has n NUL-terminated fields)
             count = data.count(b"\0")
             whole = count // n * n
