@@ -41,10 +41,12 @@ import os
 import re
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
+
+from sopflow.gcpause import paused
 
 if TYPE_CHECKING:
     from sopflow.core.trail import Trail
@@ -204,30 +206,6 @@ def _read(path: str) -> str | None:
 # ------------------------------------------------------------------------------------------ cache files
 
 
-@contextlib.contextmanager
-def _no_gc(*, freeze: bool = False) -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many objects that all stay alive (JSON of 100,000
-    tickets loads in half the time: each full collection would walk every object built so far).
-
-    With ``freeze`` (tens of thousands of tickets), what is alive afterwards is moved out of the collector's
-    sight for good (``gc.freeze``): later collections in this command, and the one at exit, no longer walk
-    it. Plain JSON data has no reference cycles, so nothing is kept alive by it; the cost is that cycles
-    already alive at that moment are never collected, which a command that ends soon can afford."""
-    import gc
-
-    was = gc.isenabled()
-    if freeze:
-        gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if freeze:
-            gc.freeze()
-        if was:
-            gc.enable()
-
-
 def _digest(data: bytes) -> str:
     """CRC-32 (as in zip and git's pack index): catches a torn, truncated or damaged part, at 2 GB/s; three
     times faster than BLAKE2b, which mattered at 100,000 tickets. Like any unkeyed digest it does not stop
@@ -288,7 +266,7 @@ class _CacheFile:
         """Part ``n``, parsed; raises _Corrupt when it does not check out."""
         text = self.part_bytes(n).decode("utf-8", "replace")  # the digest vouches for the bytes
         try:
-            with _no_gc():
+            with paused():
                 return json.loads(text)
         except ValueError:
             raise _Corrupt from None
@@ -450,7 +428,7 @@ class Index:
         from sopflow.progress import Progress
 
         bar = Progress(len(todo), "indexing tickets") if len(todo) >= PROGRESS_AFTER else None
-        with _no_gc(freeze=len(todo) >= FREEZE_AFTER):
+        with paused(freeze=len(todo) >= FREEZE_AFTER):
             parsed = self._parse_all([n for n in todo if n not in self.links], bar)
             for name in todo:
                 self.rows.pop(name, None)
@@ -552,7 +530,7 @@ class Index:
         if self._data is not None or self._file is None:
             return self._data is not None or not self._order
         try:
-            with _no_gc(freeze=len(self._order) >= FREEZE_AFTER):
+            with paused(freeze=len(self._order) >= FREEZE_AFTER):
                 b = self._file.part(_PART_B)
             if type(b) is not list or len(b) != len(self._order) or not set(map(type, b)) <= _DICT_OR_NONE:
                 raise _Corrupt
@@ -568,7 +546,7 @@ class Index:
         if self._heads is not None or self._file is None:
             return self._heads is not None or not self._order
         try:
-            with _no_gc(freeze=len(self._order) >= FREEZE_AFTER):
+            with paused(freeze=len(self._order) >= FREEZE_AFTER):
                 h = self._file.part(_PART_H)
             if type(h) is not list or len(h) != len(self._order) or not set(map(type, h)) <= _DICT_OR_NONE:
                 raise _Corrupt

@@ -39,7 +39,6 @@ Template context: see :func:`sopflow.core.release.template_context` (``notes`` i
 
 from __future__ import annotations
 
-import gc
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -84,10 +83,10 @@ def release_notes(
     ``timezone`` or the machine's) keep the commits whose committer date falls in the window.
     ``all_touched`` lists every ticket a commit of the range names or changes, not only those shipped.
     """
+    from sopflow.gcpause import paused
+
     # tens of thousands of small records: the cyclic GC would rescan them again and again for nothing
-    gc_was_on = gc.isenabled()
-    gc.disable()
-    try:
+    with paused():
         return _release_notes(
             root,
             rng,
@@ -99,9 +98,6 @@ def release_notes(
             workflows_dir=workflows_dir,
             timezone=timezone,
         )
-    finally:
-        if gc_was_on:
-            gc.enable()
 
 
 def _release_notes(
