@@ -703,7 +703,7 @@ class Index:
     def trail(self, d: Mapping[str, Any]) -> Trail | None:
         """The trail (see :mod:`sopflow.core.trail`) of a head this index handed out, from the cache file when it
         holds that ticket, else cut from the whole excerpt; None for any other dict (its own history, if any,
-        is the answer: see :func:`trail_for`)."""
+        is the answer: see :func:`trails`)."""
         from sopflow.core.trail import decode, trail_of
 
         name = self._head_name(d)
@@ -895,16 +895,12 @@ def _parent(data: dict[str, Any] | None) -> str | None:
     return parent(data)
 
 
-def trail_for(project: Project, d: Mapping[str, Any]) -> Trail:
-    """The trail of ``d``: an excerpt or head handed out by the project's index, or any front matter."""
-    return trails(project)(d)
-
-
 def trails(project: Project, without_history: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
            ) -> Callable[[Mapping[str, Any]], Trail]:
-    """:func:`trail_for` bound to the project (for loops over many tickets). ``without_history`` is given
-    each dict that is not a head of the index and has no ``history`` key, and returns the front matter to
-    take the trail from (e.g. the ticket read from its file)."""
+    """A function giving the trail of a ticket dict: for a head the project's index handed out, from the index;
+    for any other dict, from its own history. ``without_history`` is given each such dict that has no
+    ``history`` key, and returns the front matter to take the trail from (e.g. the ticket read from its
+    file)."""
     from sopflow.core.trail import trail_of
 
     bound: list[Callable[[Mapping[str, Any]], Trail | None]] = []

@@ -33,6 +33,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sopflow.core.durations import parse_instant
 from sopflow.core.sla import Clock, SlaPolicy, compute_clock
 from sopflow.core.workflow import Workflow
 
@@ -55,25 +56,6 @@ CATEGORY_KEYS = ("type", "state", "priority", "assignee", "reporter", "labels")
 
 
 # ------------------------------------------------------------------ timelines
-
-
-def parse_instant(value: object, tz: dt.tzinfo) -> dt.datetime | None:
-    """An ISO 8601 date-time (as written in front matter) as an aware datetime; None if it is not one.
-
-    A value without an offset is read in ``tz``.
-    """
-    if isinstance(value, dt.datetime):
-        moment = value
-    elif isinstance(value, str):
-        try:
-            moment = dt.datetime.fromisoformat(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        moment = moment.replace(tzinfo=tz)
-    return moment
 
 
 def timeline(data: Mapping[str, Any], tz: dt.tzinfo,

@@ -11,6 +11,7 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from sopflow.core import fsm
+from sopflow.core.durations import parse_instant
 from sopflow.core.query import PRIORITY_ORDER, Criteria, matches, selects_all
 from sopflow.core.trail import Trail, entered_state, history_of, trail_of
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from sopflow.core.config import Config
     from sopflow.project import Project
 
+#: A ticket on its way to the board: (excerpt, trail, seconds in its state or None).
+_Entry = tuple[Mapping[str, Any], Trail, int | None]
 #: Keys of a ticket excerpt that the views leave out of their cards (long, and shown by ``show``/``log``).
 CARD_OMIT = ("history", "body")
 
@@ -47,18 +50,8 @@ def select(p: Project, c: Criteria, *, text: str | None = None,
 
 # ---------------------------------------------------------------- time in state
 
-def parse_time(value: Any, tz: tzinfo) -> datetime | None:
-    """An ISO 8601 time from front matter (a naive one is read in ``tz``); None when it is not one."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str) and value.strip():
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
+#: An ISO 8601 time from front matter (a naive one read in the project's zone); None when it is not one.
+parse_time = parse_instant
 
 
 def card(d: Mapping[str, Any], now: datetime, tz: tzinfo, flag: str | None = None,
@@ -92,14 +85,18 @@ def _id_key(c: Mapping[str, Any]) -> tuple[str, int]:
 
 
 def by_priority_then_age(c: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Sort key: highest priority first, then longest in its state first, then ID."""
-    age = c.get("age_seconds")
-    return (*_priority_key(c), -(age if isinstance(age, int) else -1), _id_key(c))
+    """Sort key of a card: highest priority first, then longest in its state first, then ID."""
+    return _open_order(c, c.get("age_seconds"))
 
 
-def _most_recent_first(c: Mapping[str, Any]) -> tuple[Any, ...]:
-    age = c.get("age_seconds")
-    return (age if isinstance(age, int) else 1 << 62, _id_key(c))
+def _open_order(d: Mapping[str, Any], age: Any) -> tuple[Any, ...]:
+    """Order of an open column (:func:`by_priority_then_age`) for a ticket ``age`` seconds in its state."""
+    return (*_priority_key(d), -(age if isinstance(age, int) else -1), _id_key(d))
+
+
+def _final_order(d: Mapping[str, Any], age: Any) -> tuple[Any, ...]:
+    """Order of a final column: most recent first, then ID."""
+    return (age if isinstance(age, int) else 1 << 62, _id_key(d))
 
 
 def flags(p: Project, items: Sequence[Mapping[str, Any]]) -> dict[str, str]:
@@ -141,29 +138,29 @@ def board(p: Project, *, types: Sequence[str] = (), assignees: Sequence[str] = (
 
     trail_for = trails(p)
     # (excerpt, trail, age in state) by type: columns are sorted and cut before any card is made
-    by_type: dict[str, list[tuple[Mapping[str, Any], Trail, int | None]]] = {}
+    by_type: dict[str, list[_Entry]] = {}
     for d in items:
         tr = trail_for(d)
         by_type.setdefault(str(d.get("type")), []).append((d, tr, _age(tr.since, now, tz)))
     order = list(dict.fromkeys(types)) or [*[t for t in p.workflows if t in by_type],
                                           *sorted(t for t in by_type if t not in p.workflows)]
-    shaped: list[tuple[str, str, list[tuple[dict[str, Any], list[tuple[Mapping[str, Any], Trail, int | None]]]]]] = []
+    shaped: list[tuple[str, str, list[tuple[dict[str, Any], list[_Entry]]]]] = []
     for t in order:
         entries = by_type.get(t, [])
         wf = p.workflows.get(t)
-        columns: list[tuple[dict[str, Any], list[tuple[Mapping[str, Any], Trail, int | None]]]] = []
+        columns: list[tuple[dict[str, Any], list[_Entry]]] = []
         known = list(wf.states) if wf else []
         for name in known:
             final = bool(wf and wf.is_final(name))
             col = [e for e in entries if e[0].get("state") == name]
-            col.sort(key=_most_recent_first_entry if final else _priority_then_age_entry)
+            col.sort(key=_final_entry if final else _open_entry)
             head: dict[str, Any] = {"state": name, "final": final}
             if final and final_limit is not None and len(col) > final_limit:
                 head["count"] = len(col)
                 col = col[:final_limit]
             columns.append((head, col))
         for name in dict.fromkeys(str(e[0].get("state")) for e in entries if e[0].get("state") not in known):
-            col = sorted((e for e in entries if str(e[0].get("state")) == name), key=_priority_then_age_entry)
+            col = sorted((e for e in entries if str(e[0].get("state")) == name), key=_open_entry)
             columns.append(({"state": name, "final": False, "unknown": True}, col))
         shaped.append((t, wf.title if wf else t, columns))
     marks = flags(p, [e[0] for _, _, columns in shaped for _, col in columns for e in col])
@@ -178,15 +175,12 @@ def board(p: Project, *, types: Sequence[str] = (), assignees: Sequence[str] = (
     return {"types": blocks}
 
 
-def _priority_then_age_entry(e: tuple[Mapping[str, Any], Trail, int | None]) -> tuple[Any, ...]:
-    """:func:`by_priority_then_age` of the card an entry will make."""
-    d, _, age = e
-    return (*_priority_key(d), -(age if isinstance(age, int) else -1), _id_key(d))
+def _open_entry(e: _Entry) -> tuple[Any, ...]:
+    return _open_order(e[0], e[2])
 
 
-def _most_recent_first_entry(e: tuple[Mapping[str, Any], Trail, int | None]) -> tuple[Any, ...]:
-    d, _, age = e
-    return (age if isinstance(age, int) else 1 << 62, _id_key(d))
+def _final_entry(e: _Entry) -> tuple[Any, ...]:
+    return _final_order(e[0], e[2])
 
 
 # ---------------------------------------------------------------- inbox

@@ -1,7 +1,8 @@
-"""Durations such as ``30m``, ``2h``, ``1d``, ``1w``, ``1h30m``."""
+"""Durations such as ``30m``, ``2h``, ``1d``, ``1w``, ``1h30m``; instants as front matter writes them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 _PART = re.compile(r"(\d+)\s*([wdhms])")
@@ -32,3 +33,22 @@ def format_duration(seconds: float) -> str:
         if n:
             parts.append(f"{n}{unit}")
     return sign + "".join(parts[:2])
+
+
+def parse_instant(value: object, tz: dt.tzinfo) -> dt.datetime | None:
+    """An ISO 8601 date-time (as written in front matter) as an aware datetime; None if it is not one.
+
+    A value without an offset is read in ``tz``.
+    """
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment
