@@ -838,6 +838,17 @@ def _notes_json(repo: Repo, rng: str | None = None, **kw: object) -> str:
     return json.dumps(repo.notes(rng, **kw), ensure_ascii=False, sort_keys=True)
 
 
+def _drop_release_cache(repo: Repo) -> None:
+    """Forget what earlier runs learnt (sopflow.release_cache), so the next run reads every file again."""
+    (repo.path / ".git" / "sopflow" / "release-v1.json").unlink(missing_ok=True)
+
+
+def _cold_json(repo: Repo, rng: str | None = None, **kw: object) -> str:
+    """:func:`_notes_json` with nothing learnt from earlier runs: every ticket file is read."""
+    _drop_release_cache(repo)
+    return _notes_json(repo, rng, **kw)
+
+
 def _busy_repo(repo: Repo) -> None:
     """Tickets closed before and in the range, renamed, reopened, wrapped, with and without release notes."""
     repo.new("ISS-1", "一", slug="-a")
@@ -857,6 +868,87 @@ def _busy_repo(repo: Repo) -> None:
     repo.commit("fix: unrelated")
 
 
+_RANGES: tuple[tuple[str | None, bool], ...] = (
+    (None, False), (None, True), ("v1..HEAD~1", False), ("v1..HEAD~1", True), ("HEAD", False),
+)
+
+
+def _all_notes(repo: Repo, cold: bool) -> list[str]:
+    return [(_cold_json if cold else _notes_json)(repo, rng, all_touched=touched) for rng, touched in _RANGES]
+
+
+def _cache_parts(repo: Repo) -> list[dict[str, object]]:
+    with open(repo.path / ".git" / "sopflow" / "release-v1.json", "rb") as fh:
+        head = json.loads(fh.readline())
+        return [json.loads(fh.read(size)) for size, _ in head["parts"]]
+
+
+def test_what_earlier_runs_learnt_gives_the_notes_a_fresh_run_gives(repo: Repo) -> None:
+    """release_cache: after each change (work tree edits, a hand edit of the same size and mtime, new
+    commits, a rename, a deletion, a workflow whose final states change) a run that starts from what the
+    previous run learnt gives the very notes a run from nothing gives, for several ranges."""
+    import time
+
+    _busy_repo(repo)
+    repo.commit("chore: on top", add=False)
+    time.sleep(0.1)  # older than the racily-clean window: the work tree's front matter is kept too
+    learnt = _all_notes(repo, cold=True)
+    assert _all_notes(repo, cold=False) == learnt
+    parts = _cache_parts(repo)
+    assert parts[0] and parts[2], "hits and the front matter at a commit are kept"
+    if os.stat(repo.path / "sopflow.yaml").st_mtime_ns % 1_000_000_000:  # timestamps finer than seconds
+        assert parts[1], "and the work tree's"
+
+    def same_after(change: str) -> None:
+        warm = _all_notes(repo, cold=False)
+        assert warm == _all_notes(repo, cold=True), change
+
+    path = repo.path / repo._path("ISS-5")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("title: 问题5", "title: 问题5·改"), encoding="utf-8")
+    same_after("a title edited in the work tree")
+    st = path.stat()
+    path.write_text(path.read_text(encoding="utf-8").replace("问题5·改", "问题5·新"), encoding="utf-8")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+    same_after("a hand edit of the same size and mtime")
+    assert "问题5·新" in _notes_json(repo)
+    repo.git("checkout", "--", ".")
+    same_after("the edits undone")
+    repo.close("ISS-4")
+    same_after("a closure committed")
+    repo.rename("ISS-7", "-moved")
+    same_after("a file renamed")
+    (repo.path / repo._path("ISS-8")).unlink()
+    same_after("a ticket deleted in the work tree")
+    repo.write("workflows/feature.yaml", FEATURE_WF.replace("完成:     {final: true}", "完成:     {}\n  上线: {final: true}"))
+    same_after("the final states changed")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b"", b"garbage\n", b'{"format": "sopflow-release"}\n{}', "truncate", "flip", "swap-root"],
+)
+def test_a_damaged_cache_is_ignored_and_written_anew(repo: Repo, damage: object) -> None:
+    _busy_repo(repo)
+    fresh = _all_notes(repo, cold=True)
+    path = repo.path / ".git" / "sopflow" / "release-v1.json"
+    data = path.read_bytes()
+    if damage == "truncate":
+        data = data[: len(data) - 40]
+    elif damage == "flip":
+        at = len(data) - 200
+        data = data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
+    elif damage == "swap-root":
+        data = data.replace(str(repo.path.resolve()).encode(), b"/elsewhere", 1)
+    else:
+        assert isinstance(damage, bytes)
+        data = damage
+    path.write_bytes(data)
+    assert _all_notes(repo, cold=False) == fresh
+    assert path.read_bytes() != data and _cache_parts(repo)[0], "written anew"
+
+
 def test_work_tree_shortcut_gives_git_s_answer(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
     """At HEAD an unchanged ticket file is read from the work tree instead of git: same notes."""
     from sopflow import release_notes as rn
@@ -873,13 +965,15 @@ def test_work_tree_shortcut_gives_git_s_answer(repo: Repo, monkeypatch: pytest.M
 
     monkeypatch.setattr(gitlog, "read_blobs", spy)
     shortcut = _notes_json(repo), _notes_json(repo, all_touched=True)
+    _drop_release_cache(repo)
     changes = gitlog.tree_changes(repo.path, repo.git("rev-parse", "v1"), repo.git("rev-parse", "HEAD"), "tickets")
     removed = {c.old_id for c in changes if c.status == "D"}
     assert removed and set(read) == removed, "git gave the removed files, the work tree those at HEAD"
     read.clear()
     # the same without the shortcut: no work-tree copy is ever git's, so every blob is read from git
     monkeypatch.setattr(gitlog, "blob_id", lambda data, n: "")
-    assert (_notes_json(repo), _notes_json(repo, all_touched=True)) == shortcut
+    assert (_notes_json(repo), _drop_release_cache(repo), _notes_json(repo, all_touched=True)) == (
+        shortcut[0], None, shortcut[1])
     assert {c.new_id for c in changes if c.status == "A"} <= set(read)
     # and away from HEAD (an empty commit on top, the range ending below it): git's copies only
     repo.commit("chore: on top", add=False)
@@ -912,7 +1006,7 @@ def test_worker_processes_give_the_same_notes(
 
     _busy_repo(repo)
     monkeypatch.setattr(forkmap, "cpus", lambda: 1)
-    serial = _notes_json(repo), _notes_json(repo, all_touched=True), _notes_json(repo, "v1..HEAD~2")
+    serial = _cold_json(repo), _cold_json(repo, all_touched=True), _cold_json(repo, "v1..HEAD~2")
     monkeypatch.setattr(forkmap, "cpus", lambda: workers)
     monkeypatch.setattr(rn, "_MIN_SLICE", 1)
     forked: list[int] = []
@@ -925,8 +1019,13 @@ def test_worker_processes_give_the_same_notes(
         return pid
 
     monkeypatch.setattr(os, "fork", fork)
-    assert (_notes_json(repo), _notes_json(repo, all_touched=True), _notes_json(repo, "v1..HEAD~2")) == serial
+    assert (_cold_json(repo), _cold_json(repo, all_touched=True), _cold_json(repo, "v1..HEAD~2")) == serial
     assert len(forked) == 3 * (workers - 1)
+    # what the runs learnt gives the same notes: once learnt, nothing is left to read in a worker
+    for learnt in (False, True):
+        forked.clear()
+        assert (_notes_json(repo), _notes_json(repo, all_touched=True), _notes_json(repo, "v1..HEAD~2")) == serial
+        assert (forked == []) is (learnt or workers == 1)
 
 
 # files git shows in odd ways: the whole-file reading must find in them what a diff of the folder finds

@@ -43,6 +43,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -186,6 +187,16 @@ def _json_exact(value: Any) -> bool:
         elif t not in (str, int, bool) and v is not None:
             return False
     return True
+
+
+def racy_cutoff(started_ns: int, keys: Iterable[Key]) -> int:
+    """The time (ns) from which a file's mtime or ctime is too recent to cache what was read from it (git's
+    "racily clean" rule): a write within the timestamps' granularity of the read would go unseen. The
+    granularity is guessed from ``keys`` (a sample of identities): 50 ms where timestamps carry fractions
+    of a second, 2.5 s where they are whole seconds."""
+    sample = list(islice(keys, 64))
+    fine = any(k[1] % 1_000_000_000 or k[2] % 1_000_000_000 for k in sample)
+    return started_ns - (50_000_000 if fine else 2_500_000_000)
 
 
 def _read(path: str) -> str | None:
@@ -422,9 +433,7 @@ class Index:
 
     def _update(self, todo: list[str], dirty: bool) -> None:
         """Parse ``todo`` (new or changed files) and write the cache when the cached set changed."""
-        sample = list(self.keys.values())[:64]
-        fine = any(k[1] % 1_000_000_000 or k[2] % 1_000_000_000 for k in sample)
-        racy_after = self._started - (50_000_000 if fine else 2_500_000_000)
+        racy_after = racy_cutoff(self._started, self.keys.values())
         from sopflow.progress import Progress
 
         bar = Progress(len(todo), "indexing tickets") if len(todo) >= PROGRESS_AFTER else None

@@ -158,6 +158,9 @@ def _release_notes(
         try:
             if shipping is not None:
                 shipping.batch.own()  # this process's share of the tickets while git log and the workers run
+                if not shipping.todo:  # all known from earlier runs: done before git has written anything
+                    finals, changed, metas = shipping.finish()
+                    shipping = None
             classified = release.classify_commits(reader, id_re, [w.prefix for w in workflows])
             if shipping is not None:
                 finals, changed, metas = shipping.finish()
@@ -430,6 +433,13 @@ class _TicketFiles:
         except OSError:
             return None
 
+    def path_of(self, rel: str) -> str | None:
+        """The work tree's path of the file ``rel`` the walk found, or ``None``."""
+        if self._walk is None:
+            self.paths()
+        assert self._walk is not None
+        return self._walk.get(rel)
+
     def text(self, rel: str) -> str | None:
         """The text of the work tree's file ``rel`` as reading it in text mode gives it (strict UTF-8,
         universal newlines), or ``None``."""
@@ -477,9 +487,11 @@ class _Shipping:
     Git compares the two trees (no contents); only the files modified in place go through ``git diff
     -U0``. A file added or removed whole is what that diff would show as all ``+`` or all ``-`` lines, so its
     text is read instead: from the work tree when ``end`` is HEAD and the file there has the very blob ID it
-    has at ``end`` (the same bytes), else from git in one ``cat-file --batch``. The files are scanned, and the
-    front matter of those that add an entry into a final state read, in worker processes
-    (:mod:`sopflow.adapters.forkmap`) while the caller reads the log; :meth:`finish` adds it all up.
+    has at ``end`` (the same bytes), else from git in one ``cat-file --batch``. What an earlier run learnt
+    is taken from :mod:`sopflow.release_cache` (keyed by blob IDs, and by file identity in the work tree),
+    so only new files are read. Those are scanned, and the front matter of those that add an entry into a
+    final state read, in worker processes (:mod:`sopflow.adapters.forkmap`) while the caller reads the log;
+    :meth:`finish` adds it all up and keeps what was learnt.
     """
 
     def __init__(
@@ -493,6 +505,7 @@ class _Shipping:
         by_prefix: Mapping[str, release.WorkflowInfo],
     ) -> None:
         from sopflow.adapters import forkmap
+        from sopflow.release_cache import ReleaseCache
 
         self.root = root
         self.files = files
@@ -500,39 +513,22 @@ class _Shipping:
         self.id_re = id_re
         self.load_entry = _entry_loader()
         self.load = _yaml_loader()
+        self.cache = ReleaseCache.open(root, folder, {p: w.final_states for p, w in by_prefix.items()})
         changes = gitlog.tree_changes(root, base, end, folder)
-        patch_proc = None
-        if any(c.status == "M" and c.old_id != c.new_id for c in changes):
-            patch_proc = gitlog.start_diff(root, base, end, folder, modified_only=True)
-        try:
-            self.changed = {tid for c in changes if c.old_id != c.new_id and (tid := self.id_of(c.path))}
-            plan: list[_Side] = []
-            for c in changes:  # in git's order, as one diff of the whole folder would list them
-                tid = self.id_of(c.path)
-                if tid is None or not self.finals_of(tid):
-                    continue
-                if c.status == "M":
-                    plan.append(_Side(c.path, tid, "@", "", "", None))
-                    continue
-                if c.status in ("D", "T") and c.old_mode != _GITLINK:
-                    plan.append(_Side(c.path, tid, "-", c.old_id, "", None))
-                if c.status in ("A", "T") and c.new_mode != _GITLINK:
-                    plan.append(_Side(c.path, tid, "+", c.new_id, "", None))
-            # git's copy of what the work tree cannot give: removed sides, and every side away from HEAD
-            self.contents = gitlog.read_blobs(
-                root, [s.oid for s in plan if s.kind == "-" or (s.kind == "+" and files.rev is not None)]
-            )
-            patch = gitlog.finish(root, patch_proc, "diff") if patch_proc is not None else ""
-            patch_proc = None
-        finally:
-            if patch_proc is not None and patch_proc.poll() is None:
-                patch_proc.kill()
-                patch_proc.communicate()
-        hunks = {side.path: side.text for side in release.diff_sides(patch)}
-        plan = [s._replace(hunks=hunks.pop(s.path, "")) if s.kind == "@" else s for s in plan]
-        plan.extend(
-            _Side(path, tid, "@", "", text, None) for path, text in hunks.items() if (tid := self.id_of(path))
-        )
+        self.changed = {tid for c in changes if c.old_id != c.new_id and (tid := self.id_of(c.path))}
+        plan: list[_Side] = []
+        for c in changes:  # in git's order, as one diff of the whole folder would list them
+            tid = self.id_of(c.path)
+            if tid is None or not self.finals_of(tid):
+                continue
+            if c.status == "M":
+                if c.old_id != c.new_id:
+                    plan.append(_Side(c.path, tid, "@", f"{c.old_id}:{c.new_id}", "", None))
+                continue
+            if c.status in ("D", "T") and c.old_mode != _GITLINK:
+                plan.append(_Side(c.path, tid, "-", c.old_id, "", None))
+            if c.status in ("A", "T") and c.new_mode != _GITLINK:
+                plan.append(_Side(c.path, tid, "+", c.new_id, "", None))
         # the front matter _load_tickets would read for each ID that may ship (added or modified side)
         first: dict[str, str] = {}
         if any(s.kind != "-" for s in plan):
@@ -543,13 +539,75 @@ class _Shipping:
         for i, s in enumerate(plan):
             if s.kind != "-" and s.tid in first:
                 plan[i] = s._replace(meta=first.pop(s.tid))
+        # what earlier runs learnt: a side whose hits are known, and whose front matter is known or not
+        # needed, is done; the others are scanned (their known hits are used there)
+        self.known: dict[int, list[Any]] = {}
+        self.done: dict[int, Any] = {}
+        self.meta_keys: dict[str, Any] = {}  # work tree: the identity of each meta file, taken before reading
+        todo: list[int] = []
+        for i, s in enumerate(plan):
+            hits = self.cache.hits(self._key(s))
+            if hits is None:
+                todo.append(i)
+                continue
+            self.known[i] = hits
+            if s.meta is None or not self._ships(s, hits):
+                self.done[i] = (hits, None)
+                continue
+            found, front = self._cached_front(s)
+            if found:
+                self.done[i] = (hits, (s.meta, front))
+            else:
+                todo.append(i)
+        if files.rev is None:
+            from sopflow.release_cache import stat_key
+
+            for i in todo:
+                meta = plan[i].meta
+                if meta is not None and meta not in self.meta_keys:
+                    self.meta_keys[meta] = stat_key(files.path_of(meta) or "")
+        # the hunks of the files modified in place, for the sides still to scan
+        patch = ""
+        if any(plan[i].kind == "@" and i not in self.known for i in todo):
+            patch_proc = gitlog.start_diff(root, base, end, folder, modified_only=True)
+            try:
+                # git's copy of what the work tree cannot give: removed sides, and every side away from HEAD
+                self.contents = self._blobs(plan, todo)
+                patch = gitlog.finish(root, patch_proc, "diff")
+            finally:
+                if patch_proc.poll() is None:
+                    patch_proc.kill()
+                    patch_proc.communicate()
+        else:
+            self.contents = self._blobs(plan, todo)
+        hunks = {side.path: side.text for side in release.diff_sides(patch)}
+        for i in todo:
+            s = plan[i]
+            if s.kind == "@" and i not in self.known:
+                plan[i] = s._replace(hunks=hunks.get(s.path, ""))
+        if patch:  # a file the diff shows that the tree comparison did not: scanned as it is
+            listed = {s.path for s in plan if s.kind == "@"}
+            for path, text in hunks.items():
+                if path not in listed and (tid := self.id_of(path)):
+                    todo.append(len(plan))
+                    plan.append(_Side(path, tid, "@", "", text, None))
         if files.rev is not None:  # at a commit: git's text of each such file, the added ones from their blob
-            for s in plan:
+            for i in todo:
+                s = plan[i]
                 if s.meta == s.path and s.kind == "+" and s.oid in self.contents:
                     files.texts[s.path] = self.contents[s.oid].decode("utf-8", "replace")
-            files.read([s.meta for s in plan if s.meta is not None])
+            files.read([m for i in todo if (m := plan[i].meta) is not None])
         self.plan = plan
-        self.batch = forkmap.start(self._scan, range(len(plan)), min_slice=_MIN_SLICE, first_share=_FIRST_SHARE)
+        self.todo = todo
+        self.batch = forkmap.start(self._scan, todo, min_slice=_MIN_SLICE, first_share=_FIRST_SHARE)
+
+    def _blobs(self, plan: list[_Side], todo: list[int]) -> dict[str, bytes]:
+        wanted = [
+            plan[i].oid
+            for i in todo
+            if i not in self.known and (plan[i].kind == "-" or (plan[i].kind == "+" and self.files.rev is not None))
+        ]
+        return gitlog.read_blobs(self.root, wanted)
 
     def id_of(self, path: str) -> str | None:
         return release.id_from_path(path, self.id_re)
@@ -558,6 +616,34 @@ class _Shipping:
         wf = self.by_prefix.get(tid.rsplit("-", 1)[0])
         return wf.final_states if wf else frozenset()
 
+    def _key(self, s: _Side) -> str | None:
+        from sopflow.release_cache import side_key
+
+        return side_key(s.kind, s.oid, s.tid.rsplit("-", 1)[0])
+
+    def _ships(self, s: _Side, hits: Sequence[Any]) -> bool:
+        """Whether the side adds an entry into a final state (so its ticket's front matter is needed)."""
+        finals = self.finals_of(s.tid)
+        return any(d > 0 and it and str(it.get("to")) in finals for _, d, it in hits)
+
+    def _front_blob(self, s: _Side) -> str | None:
+        """At a commit: the blob holding the front matter of ``s.meta``, when the side names it."""
+        if self.files.rev is None or s.meta != s.path or not s.oid:
+            return None
+        return s.oid.rsplit(":", 1)[-1] if s.kind in ("+", "@") else None
+
+    def _cached_front(self, s: _Side) -> tuple[bool, Any]:
+        assert s.meta is not None
+        if self.files.rev is None:
+            from sopflow.release_cache import stat_key
+
+            key = self.meta_keys.get(s.meta)
+            if key is None:
+                key = self.meta_keys[s.meta] = stat_key(self.files.path_of(s.meta) or "")
+            return self.cache.work_front(s.meta, key)
+        oid = self._front_blob(s)
+        return self.cache.blob_front(oid) if oid else (False, None)
+
     def _scan(self, indices: Sequence[int]) -> list[Any]:
         """Per side: ``None`` when the work tree's copy is not git's (read it from git), else ``(hits,
         front)``: the :func:`release.entry_hits`, and ``(rel, loaded front matter)`` of ``meta`` when the side
@@ -565,27 +651,33 @@ class _Shipping:
         out: list[Any] = []
         for i in indices:
             s = self.plan[i]
-            text = s.hunks
             decoded: str | None = None
             worktree: bytes | None = None  # the work tree's copy of s.path, when it is git's
-            if s.kind != "@":
-                data = self.contents.get(s.oid)
-                if data is None and s.kind == "+" and self.files.rev is None:
-                    data = worktree = self.files.data(s.path)
-                    if data is None or gitlog.blob_id(data, len(s.oid)) != s.oid:
-                        out.append(None)
-                        continue
-                data = data or b""
-                try:
-                    decoded = data.decode("utf-8")
-                except UnicodeDecodeError:
-                    decoded = None
-                # git shows no lines of a binary file (a NUL in its first 8000 bytes)
-                text = "" if b"\0" in data[:8000] else data.decode("utf-8", "replace") if decoded is None else decoded
-            finals = self.finals_of(s.tid)
-            hits = release.entry_hits(release.FileSide(s.path, s.kind, text), finals, self.load_entry)
+            hits = self.known.get(i)
+            if hits is None:
+                text = s.hunks
+                if s.kind != "@":
+                    data = self.contents.get(s.oid)
+                    if data is None and s.kind == "+" and self.files.rev is None:
+                        data = worktree = self.files.data(s.path)
+                        if data is None or gitlog.blob_id(data, len(s.oid)) != s.oid:
+                            out.append(None)
+                            continue
+                    data = data or b""
+                    try:
+                        decoded = data.decode("utf-8")
+                    except UnicodeDecodeError:
+                        decoded = None
+                    # git shows no lines of a binary file (a NUL in its first 8000 bytes)
+                    text = (
+                        "" if b"\0" in data[:8000] else data.decode("utf-8", "replace") if decoded is None else decoded
+                    )
+                finals = self.finals_of(s.tid)
+                found = release.entry_hits(release.FileSide(s.path, s.kind, text), finals, self.load_entry)
+                # only what net_final_entries reads of an entry goes back (through a pipe, from a worker)
+                hits = [(k, d, it and {f: it[f] for f in _ENTRY_KEYS if f in it}) for k, d, it in found]
             front: tuple[Any, ...] | None = None
-            if s.meta is not None and any(d > 0 and it and str(it.get("to")) in finals for _, d, it in hits):
+            if s.meta is not None and self._ships(s, hits):
                 if self.files.rev is not None:
                     meta_text = self.files.texts.get(s.meta)  # all read in __init__
                 elif s.meta == s.path and worktree is not None:  # what _worktree_text(worktree) gives
@@ -593,20 +685,31 @@ class _Shipping:
                 else:
                     meta_text = self.files.text(s.meta)
                 front = (s.meta,) if meta_text is None else (s.meta, _parse_front(meta_text, self.load))
-            # only what net_final_entries reads of an entry goes back (through a pipe, from a worker)
-            out.append(([(k, d, it and {f: it[f] for f in _ENTRY_KEYS if f in it}) for k, d, it in hits], front))
+            out.append((hits, front))
         return out
 
     def finish(
         self,
     ) -> tuple[dict[str, list[release.FinalEntry]], set[str], dict[str, release.TicketMeta]]:
         """``(final entries per ticket, IDs of the tickets whose files changed, front matter read)``."""
-        results = self.batch.results()
-        redo = [i for i, r in enumerate(results) if r is None]
+        scanned = dict(zip(self.todo, self.batch.results(), strict=True))
+        redo = [i for i, r in scanned.items() if r is None]
         if redo:  # changed in the work tree: git's copy (none if git lacks it: nothing to count)
             self.contents.update(gitlog.read_blobs(self.root, [self.plan[i].oid for i in redo]))
             for i, r in zip(redo, self._scan(redo), strict=True):
-                results[i] = r if r is not None else ([], None)
+                scanned[i] = r if r is not None else ([], None)
+        cache = self.cache
+        for i, (hits, front) in scanned.items():
+            s = self.plan[i]
+            if i not in self.known:
+                cache.put_hits(self._key(s), [list(h) for h in hits])
+            if front is not None and len(front) == 2:
+                if self.files.rev is None:
+                    cache.put_work_front(front[0], self.meta_keys.get(front[0]), front[1])
+                elif (oid := self._front_blob(s)) is not None:
+                    cache.put_blob_front(oid, front[1])
+        cache.save()
+        results = [self.done[i] if i in self.done else scanned[i] for i in range(len(self.plan))]
         finals = release.net_final_entries(
             ((s.tid, r[0]) for s, r in zip(self.plan, results, strict=True)), self.finals_of
         )

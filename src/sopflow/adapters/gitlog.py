@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -149,10 +150,11 @@ class LogReader:
 
     ``revs`` are ``git rev-list`` arguments such as ``["<end>", "^<base>"]``. Merge commits are skipped
     (``--no-merges``): their changes are the merged commits', which the range already holds.
-    Iterating waits for git, then yields :class:`Commit` records newest first, as git wrote them.
+    Iterating yields :class:`Commit` records newest first, as git writes them; a failure of git is raised
+    once it has ended.
     """
 
-    _CHUNK = 4 << 20  # bytes parsed at a time
+    _CHUNK = 1 << 20  # bytes parsed at a time, at most
 
     def __init__(
         self, root: Path, revs: Sequence[str], *, since: str | None = None, until: str | None = None
@@ -188,24 +190,28 @@ class LogReader:
         proc = self._proc
         if proc is None:
             raise SopflowError("git log: already read")
-        code = proc.wait()
-        self._proc = None
-        if code != 0:
-            self._err.seek(0)
-            raise _fail(self._root, self._args, self._err.read())
-        out = self._out
-        total = out.seek(0, os.SEEK_END)
-        out.seek(0)
+        # Records are parsed as git writes them (git prints nothing until it has walked the range, then
+        # writes fast; parsing alongside saves most of the parsing time). The file is read with pread at
+        # an offset of our own: git's writes move the offset of the file description both processes share.
+        fd = self._out.fileno()
         n = _LOG_FIELDS
+        pos = 0
         rest = b""
         report = self.on_progress
+        code: int | None = None
         while True:
-            chunk = out.read(self._CHUNK)
-            data = rest + chunk if rest else chunk
+            chunk = os.pread(fd, self._CHUNK, pos)
             if not chunk:
-                break
+                if code is not None:
+                    break
+                code = proc.poll()
+                if code is None:
+                    time.sleep(_POLL)
+                continue  # once git has ended: read what it wrote last, then stop
+            pos += len(chunk)
             if report is not None:
-                report(out.tell(), total)
+                report(pos, max(pos, os.fstat(fd).st_size))
+            data = rest + chunk if rest else chunk
             # cut after the last NUL that ends a whole record (every record has n NUL-terminated fields)
             count = data.count(b"\0")
             whole = count // n * n
@@ -220,6 +226,10 @@ class LogReader:
             if self.first is None:
                 self.first = records[0]
             yield from records
+        self._proc = None
+        if code != 0:
+            self._err.seek(0)
+            raise _fail(self._root, self._args, self._err.read())
         if rest.strip(b"\0\n"):
             raise SopflowError("git log: unexpected output")
 
@@ -233,6 +243,9 @@ class LogReader:
             self._proc = None
         self._out.close()
         self._err.close()
+
+
+_POLL = 0.002  # seconds between looks at a git log that has written nothing new yet
 
 
 def _records(raw: bytes) -> list[Commit]:
