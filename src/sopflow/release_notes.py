@@ -74,6 +74,7 @@ def release_notes(
     tickets_dir: str = "tickets",
     workflows_dir: str = "workflows",
     timezone: str | tzinfo | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> dict[str, Any]:
     """The release-notes object for a range of history (see the module docstring for its keys).
 
@@ -82,6 +83,8 @@ def release_notes(
     tag. ``since``/``until`` (``YYYY-MM-DD`` or ISO 8601; a date alone means the whole day, in
     ``timezone`` or the machine's) keep the commits whose committer date falls in the window.
     ``all_touched`` lists every ticket a commit of the range names or changes, not only those shipped.
+    ``meanwhile`` is called once while git walks the range (before it has printed anything, on a long
+    history): the caller's own preparation, such as compiling the template, costs no time there.
     """
     from sopflow.gcpause import paused
 
@@ -97,6 +100,7 @@ def release_notes(
             tickets_dir=tickets_dir,
             workflows_dir=workflows_dir,
             timezone=timezone,
+            meanwhile=meanwhile,
         )
 
 
@@ -111,7 +115,10 @@ def _release_notes(
     tickets_dir: str,
     workflows_dir: str,
     timezone: str | tzinfo | None,
+    meanwhile: Callable[[], object] | None,
 ) -> dict[str, Any]:
+    from sopflow.gcpause import leave
+
     root = Path(root)
     head = gitlog.head(root)
     if head is None:
@@ -160,10 +167,14 @@ def _release_notes(
                 shipping.batch.own()  # this process's share of the tickets while git log and the workers run
                 if not shipping.todo:  # all known from earlier runs: done before git has written anything
                     finals, changed, metas = shipping.finish()
+                    leave("release-notes", shipping)  # what it read (freeing it costs more than reading it)
                     shipping = None
+            if meanwhile is not None:
+                meanwhile()
             classified = release.classify_commits(reader, id_re, [w.prefix for w in workflows])
             if shipping is not None:
                 finals, changed, metas = shipping.finish()
+                leave("release-notes", shipping)
         finally:
             if shipping is not None:
                 shipping.cancel()
@@ -819,47 +830,76 @@ def load_template(
     return text, name
 
 
+class Compiled(NamedTuple):
+    """A template ready to render (:func:`compile_template`) and the name its errors are reported under."""
+
+    template: Any
+    name: str
+
+
+def compile_template(template_text: str | None = None, template_name: str | None = None) -> Compiled:
+    """Compile ``template_text`` (``None``: the built-in template) for Jinja2's sandbox; a syntax error raises
+    :class:`SopflowError` ``template NAME: line N: message``. (The CLI compiles while git reads the history.)"""
+    if template_text is None:
+        template_text = builtin_template()
+        template_name = template_name or "built-in"
+    name = template_name or "<template>"
+    from sopflow.adapters.templates import bounded
+
+    try:
+        with bounded():  # a time limit and a memory allowance
+            return Compiled(_sandbox().from_string(template_text), name)
+    except Exception as exc:
+        raise _template_error(exc, name) from None
+
+
 def render_release_notes(
     notes: Mapping[str, Any],
     template_text: str | None = None,
     *,
     group_by: str | None = None,
     template_name: str | None = None,
+    compiled: Compiled | None = None,
 ) -> str:
-    """Render ``notes`` with ``template_text`` (``None``: the built-in template) in Jinja2's sandbox.
+    """Render ``notes`` with ``template_text`` (``None``: the built-in template), or with the template
+    ``compiled`` already, in Jinja2's sandbox.
 
     Templates see :func:`sopflow.core.release.template_context`; undefined names are errors
     (``StrictUndefined``: test optional values with ``is defined`` or ``.get``); ``trim_blocks`` and
-    ``lstrip_blocks`` are on; trailing blank lines are trimmed to one newline. A syntax error, a runtime error, or an attempt to reach Python internals
-    (``''.__class__``, ``cycler.__init__.__globals__``, …) raises :class:`SopflowError`
-    ``template NAME: line N: message``; nothing is rendered.
+    ``lstrip_blocks`` are on; trailing blank lines are trimmed to one newline. A syntax error, a runtime
+    error, or an attempt to reach Python internals (``''.__class__``, ``cycler.__init__.__globals__``, …)
+    raises :class:`SopflowError` ``template NAME: line N: message``; nothing is rendered.
     """
     from jinja2.exceptions import SecurityError
 
-    if template_text is None:
-        template_text = builtin_template()
-        template_name = template_name or "built-in"
-    name = template_name or "<template>"
     if group_by and not release.known_field(notes, group_by):
         raise UsageError(f"--group-by: no workflow or ticket has a field {group_by!r}")
+    if compiled is None:
+        compiled = compile_template(template_text, template_name)
     context = release.template_context(notes, group_by)
-    env = _sandbox()
+    template = compiled.template
     pieces: list[str] = []
     size = 0
     from sopflow.adapters.templates import bounded
 
     try:
         with bounded():  # a time limit and a memory allowance
-            template = env.from_string(template_text)
-            # streamed, so a runaway template stops early (a few pieces at a time: there are 100,000s)
-            stream = template.generate(context)
-            while batch := list(islice(stream, 64)):
+            # streamed, so a runaway template stops early (a few hundred pieces at a time: there are 100,000s)
+            stream = template.root_render_func(template.new_context(context))
+            while True:
+                try:
+                    batch = list(islice(stream, 512))
+                except Exception:
+                    template.environment.handle_exception()  # raises it again, with the template's lines
+                    raise
+                if not batch:
+                    break
                 size += sum(map(len, batch))
                 if size > _MAX_OUTPUT:
                     raise SecurityError(f"sandbox: the output is longer than {_MAX_OUTPUT} characters")
                 pieces += batch
     except Exception as exc:
-        raise _template_error(exc, name) from None
+        raise _template_error(exc, compiled.name) from None
     out = "".join(pieces)
     return out.rstrip("\n") + "\n" if out.strip() else ""
 
