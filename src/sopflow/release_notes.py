@@ -158,6 +158,7 @@ def _release_notes(
         finals: dict[str, list[release.FinalEntry]] = {}
         changed: set[str] = set()
         shipping: _Shipping | None = None
+        records: dict[str, dict[str, Any]] | None = None  # the shipped tickets' entries in the notes
         if diff_end is not None and diff_end != diff_base:
             shipping = _Shipping(
                 root, tickets_dir, diff_base or gitlog.empty_tree(root), diff_end, files, id_re, by_prefix
@@ -169,6 +170,7 @@ def _release_notes(
                     finals, changed, metas = shipping.finish()
                     leave("release-notes", shipping)  # what it read (freeing it costs more than reading it)
                     shipping = None
+                    records = release.ticket_records(finals, metas, workflows)
             if meanwhile is not None:
                 meanwhile()
             classified = release.classify_commits(reader, id_re, [w.prefix for w in workflows])
@@ -187,6 +189,8 @@ def _release_notes(
     if all_touched:
         wanted |= changed | set(classified.by_ticket)
     metas = {tid: meta for tid, meta in metas.items() if tid in wanted}
+    if wanted - set(metas):
+        records = None  # made with front matter still to read
     metas.update(_load_tickets(files, wanted - set(metas), id_re, by_prefix))
     if meta_rev is None and wanted - set(metas):
         # gone from the work tree (deleted, or an unreadable link) but committed: read it from HEAD
@@ -202,6 +206,7 @@ def _release_notes(
         workflows=workflows,
         changed_tickets=changed,
         all_touched=all_touched,
+        records=records,
         extra={
             "base": base,
             "end": end,
@@ -444,12 +449,12 @@ class _TicketFiles:
         except OSError:
             return None
 
-    def path_of(self, rel: str) -> str | None:
-        """The work tree's path of the file ``rel`` the walk found, or ``None``."""
+    def walked(self) -> dict[str, str]:
+        """The work tree's files: path relative to the root -> path (do not change it)."""
         if self._walk is None:
             self.paths()
         assert self._walk is not None
-        return self._walk.get(rel)
+        return self._walk
 
     def text(self, rel: str) -> str | None:
         """The text of the work tree's file ``rel`` as reading it in text mode gives it (strict UTF-8,
@@ -516,7 +521,7 @@ class _Shipping:
         by_prefix: Mapping[str, release.WorkflowInfo],
     ) -> None:
         from sopflow.adapters import forkmap
-        from sopflow.release_cache import ReleaseCache
+        from sopflow.release_cache import ReleaseCache, side_key, stat_key
 
         self.root = root
         self.files = files
@@ -524,13 +529,34 @@ class _Shipping:
         self.id_re = id_re
         self.load_entry = _entry_loader()
         self.load = _yaml_loader()
-        self.cache = ReleaseCache.open(root, folder, {p: w.final_states for p, w in by_prefix.items()})
-        changes = gitlog.tree_changes(root, base, end, folder)
-        self.changed = {tid for c in changes if c.old_id != c.new_id and (tid := self.id_of(c.path))}
+        diff_proc = gitlog.start_tree_changes(root, base, end, folder)  # git compares while the cache loads
+        try:
+            self.cache = cache = ReleaseCache.open(root, folder, {p: w.final_states for p, w in by_prefix.items()})
+            changes = gitlog.read_tree_changes(root, diff_proc)
+        finally:
+            if diff_proc.poll() is None:
+                diff_proc.kill()
+                diff_proc.communicate()
+        ids: dict[str, str | None] = {}  # path -> ticket ID (each path is looked at two or three times)
+        id_from_path = release.id_from_path
+
+        def id_of(path: str) -> str | None:
+            tid = ids.get(path, "")
+            if tid == "":
+                tid = ids[path] = id_from_path(path, id_re)
+            return tid
+
+        self.id_of = id_of  # type: ignore[method-assign]
+        finals = {p: w.final_states for p, w in by_prefix.items() if w.final_states}
+        self.changed = set()
         plan: list[_Side] = []
         for c in changes:  # in git's order, as one diff of the whole folder would list them
-            tid = self.id_of(c.path)
-            if tid is None or not self.finals_of(tid):
+            tid = id_of(c.path)
+            if tid is None:
+                continue
+            if c.old_id != c.new_id:
+                self.changed.add(tid)
+            if tid.rsplit("-", 1)[0] not in finals:
                 continue
             if c.status == "M":
                 if c.old_id != c.new_id:
@@ -544,7 +570,7 @@ class _Shipping:
         first: dict[str, str] = {}
         if any(s.kind != "-" for s in plan):
             for rel in files.paths():
-                tid = self.id_of(rel)
+                tid = id_of(rel)
                 if tid is not None and tid not in first:
                     first[tid] = rel
         for i, s in enumerate(plan):
@@ -556,27 +582,34 @@ class _Shipping:
         self.done: dict[int, Any] = {}
         self.meta_keys: dict[str, Any] = {}  # work tree: the identity of each meta file, taken before reading
         todo: list[int] = []
+        at_head = files.rev is None
+        walked = files.walked() if at_head else {}
         for i, s in enumerate(plan):
-            hits = self.cache.hits(self._key(s))
+            prefix = s.tid.rsplit("-", 1)[0]
+            hits = cache.hits(side_key(s.kind, s.oid, prefix))
             if hits is None:
                 todo.append(i)
                 continue
             self.known[i] = hits
-            if s.meta is None or not self._ships(s, hits):
+            meta = s.meta
+            if meta is None or not _adds_final(hits, finals[prefix]):
                 self.done[i] = (hits, None)
                 continue
-            found, front = self._cached_front(s)
+            if at_head:
+                key = self.meta_keys[meta] = stat_key(walked.get(meta) or "")
+                found, front = cache.work_front(meta, key)
+            else:
+                oid = self._front_blob(s)
+                found, front = cache.blob_front(oid) if oid else (False, None)
             if found:
-                self.done[i] = (hits, (s.meta, front))
+                self.done[i] = (hits, (meta, front))
             else:
                 todo.append(i)
-        if files.rev is None:
-            from sopflow.release_cache import stat_key
-
+        if at_head:
             for i in todo:
                 meta = plan[i].meta
                 if meta is not None and meta not in self.meta_keys:
-                    self.meta_keys[meta] = stat_key(files.path_of(meta) or "")
+                    self.meta_keys[meta] = stat_key(walked.get(meta) or "")
         # the hunks of the files modified in place, for the sides still to scan
         patch = ""
         if any(plan[i].kind == "@" and i not in self.known for i in todo):
@@ -632,28 +665,11 @@ class _Shipping:
 
         return side_key(s.kind, s.oid, s.tid.rsplit("-", 1)[0])
 
-    def _ships(self, s: _Side, hits: Sequence[Any]) -> bool:
-        """Whether the side adds an entry into a final state (so its ticket's front matter is needed)."""
-        finals = self.finals_of(s.tid)
-        return any(d > 0 and it and str(it.get("to")) in finals for _, d, it in hits)
-
     def _front_blob(self, s: _Side) -> str | None:
         """At a commit: the blob holding the front matter of ``s.meta``, when the side names it."""
         if self.files.rev is None or s.meta != s.path or not s.oid:
             return None
         return s.oid.rsplit(":", 1)[-1] if s.kind in ("+", "@") else None
-
-    def _cached_front(self, s: _Side) -> tuple[bool, Any]:
-        assert s.meta is not None
-        if self.files.rev is None:
-            from sopflow.release_cache import stat_key
-
-            key = self.meta_keys.get(s.meta)
-            if key is None:
-                key = self.meta_keys[s.meta] = stat_key(self.files.path_of(s.meta) or "")
-            return self.cache.work_front(s.meta, key)
-        oid = self._front_blob(s)
-        return self.cache.blob_front(oid) if oid else (False, None)
 
     def _scan(self, indices: Sequence[int]) -> list[Any]:
         """Per side: ``None`` when the work tree's copy is not git's (read it from git), else ``(hits,
@@ -688,7 +704,7 @@ class _Shipping:
                 # only what net_final_entries reads of an entry goes back (through a pipe, from a worker)
                 hits = [(k, d, it and {f: it[f] for f in _ENTRY_KEYS if f in it}) for k, d, it in found]
             front: tuple[Any, ...] | None = None
-            if s.meta is not None and self._ships(s, hits):
+            if s.meta is not None and _adds_final(hits, self.finals_of(s.tid)):
                 if self.files.rev is not None:
                     meta_text = self.files.texts.get(s.meta)  # all read in __init__
                 elif s.meta == s.path and worktree is not None:  # what _worktree_text(worktree) gives
@@ -736,15 +752,25 @@ class _Shipping:
         self.batch.cancel()
 
 
+def _adds_final(hits: Sequence[Any], finals: frozenset[str]) -> bool:
+    """Whether a side's hits add an entry into a final state (so its ticket's front matter is needed)."""
+    return any(d > 0 and it and str(it.get("to")) in finals for _, d, it in hits)
+
+
 def _parse_front(text: str, load: Callable[[str], object]) -> object:
-    """The loaded front matter of a ticket file's text (history left out), or ``None`` when it is broken."""
+    """The loaded front matter of a ticket file's text, but for the keys release notes never read (the
+    history, people, links, dates: :data:`release.UNREAD_KEYS`), or ``None`` when it is broken."""
     front = release.split_front_matter(text)
     if front is None:
         return None
     try:
-        return load(release.drop_history(front))
+        data = load(release.drop_history(front))
     except Exception:  # a broken ticket still gets a line, under its ID
         return None
+    if type(data) is dict:
+        unread = release.UNREAD_KEYS
+        return {k: v for k, v in data.items() if k not in unread}
+    return data
 
 
 _GITLINK = "160000"  # a submodule: no blob to read

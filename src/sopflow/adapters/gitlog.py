@@ -300,22 +300,31 @@ class TreeChange(NamedTuple):
 def tree_changes(root: Path, base: str, end: str, folder: str) -> list[TreeChange]:
     """The files under ``folder`` that differ between two commits (or trees), in ``git diff`` order, with
     paths relative to ``root``: a comparison of trees, no file contents are read."""
+    return read_tree_changes(root, start_tree_changes(root, base, end, folder))
+
+
+def start_tree_changes(root: Path, base: str, end: str, folder: str) -> subprocess.Popen[bytes]:
+    """Start :func:`tree_changes`; :func:`read_tree_changes` waits for it and reads the answer."""
     check_rev(base)
     check_rev(end)
-    out = run(
-        root,
-        ["diff", "--raw", "-z", "--no-renames", "--relative", "--no-abbrev", "--no-ext-diff",
-         "--end-of-options", base, end, "--", folder],
-    )  # fmt: skip
-    fields = out.split(b"\0")
+    args = ["diff", "--raw", "-z", "--no-renames", "--relative", "--no-abbrev", "--no-ext-diff",
+            "--end-of-options", base, end, "--", folder]  # fmt: skip
+    return subprocess.Popen(_cmd(args), cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+
+
+def read_tree_changes(root: Path, proc: subprocess.Popen[bytes]) -> list[TreeChange]:
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise _fail(root, ["diff"], err)
+    fields = out.decode("utf-8", "replace").split("\0")
     changes: list[TreeChange] = []
+    new = tuple.__new__  # TreeChange(...) without the Python-level __new__: this runs per file
     for i in range(0, len(fields) - 1, 2):
-        meta = fields[i].decode("ascii", "replace").lstrip(":").split()
+        meta = fields[i].lstrip(":").split()
         if len(meta) != 5:
             raise SopflowError("git diff --raw: unexpected output")
         old_mode, new_mode, old_id, new_id, status = meta
-        path = fields[i + 1].decode("utf-8", "replace")
-        changes.append(TreeChange(status[:1], old_mode, new_mode, old_id, new_id, path))
+        changes.append(new(TreeChange, (status[:1], old_mode, new_mode, old_id, new_id, fields[i + 1])))
     return changes
 
 

@@ -44,6 +44,10 @@ RESERVED_KEYS = frozenset(
     ]
 )
 
+# what the notes never show of a ticket's front matter: the reserved keys but type, title, state, priority
+# and labels (build_notes reads those, and every other key as a field)
+UNREAD_KEYS = RESERVED_KEYS - {"type", "title", "state", "priority", "labels"}
+
 KIND_TITLES: dict[str, str] = {
     "feat": "Features",
     "fix": "Bug fixes",
@@ -669,6 +673,57 @@ def changed_ids(diff_text: str, id_of_path: Callable[[str], str | None]) -> set[
     return found
 
 
+def ticket_records(
+    finals: Mapping[str, list[FinalEntry]],
+    metas: Mapping[str, TicketMeta],
+    workflows: Iterable[WorkflowInfo],
+    tids: Iterable[str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """The entries of ``tickets`` in the notes for ``tids`` (default: the tickets ``finals`` ship), but for
+    what the commits tell: ``commits`` is empty and ``entered_final_by`` null until :func:`build_notes` fills
+    them in. (Nothing here needs the log: release_notes builds them while git walks the history.)"""
+    wfs = list(workflows)
+    by_type = {w.type: w for w in wfs}
+    by_prefix = {w.prefix: w for w in wfs}
+    reserved = RESERVED_KEYS
+    records: dict[str, dict[str, Any]] = {}
+    for tid in finals if tids is None else tids:
+        meta = metas.get(tid)
+        prefix = tid.rsplit("-", 1)[0]
+        entries = finals.get(tid)
+        last = None
+        if entries and meta is not None and meta.state is not None:
+            wf = by_type.get(meta.type) or by_prefix.get(prefix)
+            if wf is not None and meta.state in wf.final_states:
+                last = entries[-1]
+        if tids is None and last is None:
+            continue
+        if meta is not None:
+            front, ttype, title = meta.front, meta.type, meta.title
+        else:
+            wf = by_prefix.get(prefix)
+            front, ttype, title = {}, wf.type if wf else "", tid
+        note = front.get("release_note")
+        priority = front.get("priority")
+        labels = front.get("labels")
+        records[tid] = {
+            "id": tid,
+            "type": ttype,
+            "title": title,
+            "release_note": str(note).strip() if note not in (None, "") else title,
+            "commits": [],
+            "path": meta.path if meta else None,
+            "state": meta.state if meta else None,
+            "shipped": last is not None,
+            "entered_final_at": last.at if last else None,
+            "entered_final_by": None,
+            "priority": priority if type(priority) is str else json_safe(priority),
+            "labels": json_safe(labels) if isinstance(labels, list) else [],
+            "fields": {k: v if type(v) is str else json_safe(v) for k, v in front.items() if k not in reserved},
+        }
+    return records
+
+
 def build_notes(
     *,
     range_label: str,
@@ -679,65 +734,35 @@ def build_notes(
     changed_tickets: Iterable[str] = (),
     all_touched: bool = False,
     extra: Mapping[str, Any] | None = None,
+    records: Mapping[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The release-notes object (SPEC 3, ``release-notes --format json``), plus documented extra keys."""
+    """The release-notes object (SPEC 3, ``release-notes --format json``), plus documented extra keys.
+
+    ``records``: :func:`ticket_records` of the same ``finals`` and ``metas``, made earlier (else made here).
+    """
     wfs = list(workflows)
-    by_type = {w.type: w for w in wfs}
-    by_prefix = {w.prefix: w for w in wfs}
     type_order = {w.type: i for i, w in enumerate(wfs)}
-
-    def shipped(tid: str) -> bool:
-        if tid not in finals:
-            return False
-        meta = metas.get(tid)
-        if meta is None or meta.state is None:
-            return False
-        wf = by_type.get(meta.type) or by_prefix.get(tid.rsplit("-", 1)[0])
-        return wf is not None and meta.state in wf.final_states
-
-    listed = {tid for tid in finals if shipped(tid)}
+    made = dict(records) if records is not None else ticket_records(finals, metas, wfs)
     if all_touched:
-        listed.update(classified.by_ticket)
-        listed.update(changed_tickets)
+        more = (set(classified.by_ticket) | set(changed_tickets)) - set(made)
+        made.update(ticket_records(finals, metas, wfs, sorted(more)))
 
+    by_ticket = classified.by_ticket
     tickets: list[dict[str, Any]] = []
-    for tid in listed:
-        meta = metas.get(tid)
-        wf = by_prefix.get(tid.rsplit("-", 1)[0])
-        front = meta.front if meta else {}
-        ttype = meta.type if meta else (wf.type if wf else "")
-        title = meta.title if meta else tid
-        note = front.get("release_note")
-        entries = finals.get(tid, [])
-        commits = classified.by_ticket.get(tid, [])
-        last = entries[-1] if entries and tid in finals and shipped(tid) else None
+    for tid, rec in made.items():
+        commits = by_ticket.get(tid, [])
+        action = finals[tid][-1].action if rec["shipped"] else None
         by_sha = None
-        if last is not None:
-            for rec in reversed(commits):
-                if last.action and rec["action"] == last.action:
-                    by_sha = rec["sha"]
+        if action:  # the newest commit of the ticket that took the action of its entry into a final state
+            for c in reversed(commits):
+                if c["action"] == action:
+                    by_sha = c["sha"]
                     break
-        labels = front.get("labels")
-        tickets.append(
-            {
-                "id": tid,
-                "type": ttype,
-                "title": title,
-                "release_note": str(note).strip() if note not in (None, "") else title,
-                "commits": commits,
-                "path": meta.path if meta else None,
-                "state": meta.state if meta else None,
-                "shipped": last is not None,
-                "entered_final_at": last.at if last else None,
-                "entered_final_by": by_sha,
-                "priority": json_safe(front.get("priority")),
-                "labels": json_safe(labels) if isinstance(labels, list) else [],
-                "fields": {
-                    k: v if type(v) is str else json_safe(v) for k, v in front.items() if k not in RESERVED_KEYS
-                },
-            }
-        )
-    tickets.sort(key=lambda t: (type_order.get(t["type"], len(wfs)), t["type"], *_id_key(t["id"])))
+        rec["commits"] = commits
+        rec["entered_final_by"] = by_sha
+        tickets.append(rec)
+    n = len(wfs)
+    tickets.sort(key=lambda t: (type_order.get(t["type"], n), t["type"], *_id_key(t["id"])))
 
     notes: dict[str, Any] = {"range": range_label}
     if extra:
