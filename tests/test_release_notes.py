@@ -1138,3 +1138,14 @@ def test_sandbox_reads_dict_keys_as_the_stock_sandbox_does() -> None:
                  "d.n is none", "d.missing is defined", "d.update is defined", "d.get('title')", "d.missing",
                  "d.title.missing", "d.l.append", "d.__class__", "d.items()|list|length"]:  # fmt: skip
         assert outcome(ours, expr) == outcome(stock, expr), expr
+
+
+def test_the_log_read_without_pread_gives_the_same_notes(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where os.pread is missing (Windows) the log is read once git has ended, from the file's start."""
+    from sopflow.adapters import gitlog
+
+    _busy_repo(repo)
+    monkeypatch.setattr(gitlog.LogReader, "_CHUNK", 97)  # records cut across reads
+    streamed = _all_notes(repo, cold=True)
+    monkeypatch.delattr(os, "pread")
+    assert _all_notes(repo, cold=True) == streamed

@@ -194,13 +194,21 @@ class LogReader:
         # writes fast; parsing alongside saves most of the parsing time). The file is read with pread at
         # an offset of our own: git's writes move the offset of the file description both processes share.
         fd = self._out.fileno()
+        pread = getattr(os, "pread", None)
+        code: int | None = None
+        if pread is None:  # no pread (Windows): wait for git, then read the file from its start
+            code = proc.wait()
+
+            def pread(fd: int, size: int, at: int) -> bytes:
+                self._out.seek(at)
+                return self._out.read(size)
+
         n = _LOG_FIELDS
         pos = 0
         rest = b""
         report = self.on_progress
-        code: int | None = None
         while True:
-            chunk = os.pread(fd, self._CHUNK, pos)
+            chunk = pread(fd, self._CHUNK, pos)
             if not chunk:
                 if code is not None:
                     break
