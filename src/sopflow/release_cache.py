@@ -20,7 +20,8 @@ of every ticket type; a header that differs, or a part whose length or CRC-32 do
 file is ignored and written anew (the file format and its checks are the excerpt index's:
 ``index._CacheFile``). Values that JSON would not carry back unchanged are never stored. Each part keeps
 what this run used, then older entries up to :data:`KEEP` of them, so alternating ranges stay warm and
-the file does not grow without end. A cache that cannot be written is skipped.
+the file does not grow without end. A cache that cannot be written is skipped. :data:`LAYOUT` is in the
+header and the file name: raise it whenever what is stored, or how it is computed, changes meaning.
 """
 
 from __future__ import annotations
