@@ -713,19 +713,32 @@ class Index:
         """The trail (see :mod:`sopflow.core.trail`) of a head this index handed out, from the cache file when it
         holds that ticket, else cut from the whole excerpt; None for any other dict (its own history, if any,
         is the answer: see :func:`trails`)."""
+        return self.trails_of([d])[0]
+
+    def trails_of(self, ds: Sequence[Mapping[str, Any]]) -> list[Trail | None]:
+        """:meth:`trail` of each of ``ds`` (the board asks for 10,000s at once: one loop, no call per ticket)."""
         from sopflow.core.trail import decode, trail_of
 
-        name = self._head_name(d)
-        if name is None:
-            return None
-        got = self._trail_of.get(name)
-        if got is None:
-            at = self._cached_row(name)
-            if at is not None and self._load_trails():
-                assert self._trails is not None
-                got = decode(self._trails[at])
-            self._trail_of[name] = got = got if got is not None else trail_of(self.full(d))
-        return got
+        if not self._kept:
+            return [None] * len(ds)
+        if self._given is None:
+            self._given = {id(h): n for heads, order in self._kept for h, n in zip(heads, order, strict=True)}
+        given, known, at_of, rows, volatile = self._given, self._trail_of, self._at, self.rows, self.volatile
+        table = self._trails if self._load_trails() else None
+        out: list[Trail | None] = []
+        for d in ds:
+            name = None if "history" in d else given.get(id(d))
+            if name is None:
+                out.append(None)
+                continue
+            got = known.get(name)
+            if got is None:
+                at = None if name in rows or name in volatile else at_of.get(name)
+                if at is not None and table is not None:
+                    got = decode(table[at])
+                known[name] = got = got if got is not None else trail_of(self.full(d))
+            out.append(got)
+        return out
 
     def json_text(self, d: Mapping[str, Any]) -> bytes | memoryview | None:
         """The JSON text (as :func:`json.dumps` with ``ensure_ascii=False`` writes it) of the whole excerpt of
@@ -927,6 +940,15 @@ def trails(project: Project, without_history: Callable[[Mapping[str, Any]], Mapp
         return trail_of(d)
 
     return get
+
+
+def trails_of(project: Project, items: Sequence[Mapping[str, Any]]) -> list[Trail]:
+    """The trail of each ticket dict of ``items`` (see :func:`trails`), all at once."""
+    from sopflow.core.trail import trail_of
+
+    idx = _INDEXES.get(project)
+    got = idx.trails_of(items) if idx is not None else [None] * len(items)
+    return [t if t is not None else trail_of(d) for t, d in zip(got, items, strict=True)]
 
 
 def whole(project: Project, d: Mapping[str, Any]) -> Mapping[str, Any]:

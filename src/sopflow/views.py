@@ -134,13 +134,11 @@ def board(p: Project, *, types: Sequence[str] = (), assignees: Sequence[str] = (
     items = select(p, Criteria(types=tuple(dict.fromkeys(types)), assignees=tuple(dict.fromkeys(who))),
                    keys=None if whole else ())
     now, tz = p.now, p.tz
-    from sopflow.index import trails
+    from sopflow.index import trails_of
 
-    trail_for = trails(p)
     # (excerpt, trail, age in state) by type: columns are sorted and cut before any card is made
     by_type: dict[str, list[_Entry]] = {}
-    for d in items:
-        tr = trail_for(d)
+    for d, tr in zip(items, trails_of(p, items), strict=True):
         by_type.setdefault(str(d.get("type")), []).append((d, tr, _age(tr.since, now, tz)))
     order = list(dict.fromkeys(types)) or [*[t for t in p.workflows if t in by_type],
                                           *sorted(t for t in by_type if t not in p.workflows)]
