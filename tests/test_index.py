@@ -644,6 +644,45 @@ def test_parallel_first_build_gives_the_same_answers(ten: Repo, monkeypatch: pyt
         assert forks  # really parsed in two processes
 
 
+@pytest.mark.parametrize("dir_fd", [True, False])
+def test_identities_taken_in_two_processes_give_the_same_answers(
+    ten: Repo, monkeypatch: pytest.MonkeyPatch, dir_fd: bool
+) -> None:
+    """With many files, a forked child stats most of them while this process reads the cache: edits, a hand
+    edit of the same size and mtime, deletions, additions and links are seen as a serial scan sees them
+    (and without ``dir_fd``, by path)."""
+    from sopflow.adapters import forkmap
+
+    monkeypatch.setattr(index, "PARALLEL_SCAN_AFTER", 2)
+    monkeypatch.setattr(forkmap, "cpus", lambda: 2)
+    if not dir_fd:
+        monkeypatch.setattr(os, "supports_dir_fd", set())
+    forks: list[int] = []
+    real = forkmap.Batch._fork
+
+    def spy(self: Any, part: Any) -> Any:
+        forks.append(len(part))
+        return real(self, part)
+
+    monkeypatch.setattr(forkmap.Batch, "_fork", spy)
+    check_same(ten)
+    path = ten.root / "tickets/ISS-5.md"
+    st = path.stat()
+    text = path.read_text("utf-8")
+    edited = text.replace("state: 维护人员处理", "state: 维护代表审核")
+    with open(path, "r+b") as fh:
+        fh.write(edited.encode())
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    (ten.root / "tickets/ISS-4.md").unlink()
+    ten.write("tickets/ISS-11.md", ticket(11))
+    os.symlink(ten.root / "tickets/ISS-1.md", ten.root / "tickets/ISS-31.md")
+    settle()
+    idx = check_same(ten)
+    assert next(d for d in idx.excerpts() if d["id"] == "ISS-5")["state"] == "维护代表审核"
+    if forkmap.can_fork():
+        assert forks  # really in two processes
+
+
 def test_a_failing_child_leaves_its_share_to_the_parent(ten: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
     write_tickets(ten, 30)
     settle()

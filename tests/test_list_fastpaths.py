@@ -300,3 +300,16 @@ def test_a_criteria_without_filters_selects_every_ticket(d: dict[str, Any]) -> N
     assert selects_all(Criteria())
     assert matches(d, Criteria(), lambda _: True) and matches(d, Criteria(), lambda _: False)
     assert not selects_all(Criteria(open=True)) and not selects_all(Criteria(types=("task",)))
+
+
+@given(st.one_of(
+    st.text(alphabet=st.sampled_from(list("AB-_\n 0123456789٣١２x")), max_size=12),
+    st.integers(), st.none(),
+))
+def test_the_id_sort_key_reads_what_its_pattern_reads(tid: object) -> None:
+    """query._id_key takes the usual ID apart without the regex; any value gives what the regex gives."""
+    from sopflow.core import query
+
+    text = str(tid)
+    m = query._ID.match(text)
+    assert query._id_key(tid) == ((m.group(1), int(m.group(2))) if m else (text, 0))

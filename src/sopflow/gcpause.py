@@ -18,12 +18,11 @@ def paused(*, freeze: bool = False) -> Iterator[None]:
     With ``freeze`` (tens of thousands of tickets), what is alive afterwards is moved out of the collector's
     sight for good (``gc.freeze``): later collections in this command, and the one at exit, no longer walk
     it. Plain JSON data has no reference cycles, so nothing is kept alive by it; the cost is that cycles
-    already alive at that moment are never collected, which a command that ends soon can afford."""
+    alive or unreachable at that moment are never collected, which a command that ends soon can afford
+    (collecting them first would walk every object of the process once more: 20 ms at 100,000 tickets)."""
     import gc
 
     was = gc.isenabled()
-    if freeze:
-        gc.collect()
     gc.disable()
     try:
         yield

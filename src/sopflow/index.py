@@ -61,6 +61,8 @@ CACHE_NAME = f"excerpts-v{VERSION}.json"
 TEXT_CACHE_NAME = f"tickets-text-v{VERSION}.json"
 PROGRESS_AFTER = 2000  # files to parse before a progress bar is worth showing (about a second)
 PARALLEL_AFTER = 1000  # files to parse before a second process is worth forking (fork and transfer: ~20 ms)
+PARALLEL_SCAN_AFTER = 20_000  # files to stat before a second process is worth it (3 us a file; fork ~10 ms)
+SCAN_FIRST_SHARE = 0.35  # this process's share of the stat calls relative to the worker's: it reads part A too
 FREEZE_AFTER = 20_000  # tickets loaded at once before the loaded objects are hidden from the collector
 HEAD_TEXT_MAX = 32  # longer text in a workflow field is left out of the heads (see _head)
 
@@ -387,9 +389,15 @@ class Index:
         return {"sopflow": __version__, "root": self.root, "tickets": str(self.tickets_dir)}
 
     # ------------------------------------------------------------ scanning
-    def _scan(self) -> None:
-        """One ``os.scandir``: the identity of every ``*.md`` file of the tickets folder."""
-        keys: dict[str, Key] = {}
+    def _start_scan(self) -> tuple[list[str], Any, int]:
+        """List the folder (``os.scandir``: names and file types, no ``stat``) and start taking each regular
+        file's identity: with many files, a worker process takes most of them while this one reads the cache
+        file's part A (``stat`` is a system call a file: 0.3 s at 100,000 tickets). Each file is stat'ed by
+        name relative to the open folder where the platform can (``dir_fd``), a third faster than
+        ``DirEntry.stat``, which makes the whole path first."""
+        from sopflow.adapters import forkmap
+
+        files: list[str] = []
         links: set[str] = set()
         try:
             it = os.scandir(self.tickets_dir)
@@ -406,18 +414,56 @@ class Index:
                             continue
                         if e.is_symlink():
                             links.add(name)
-                            continue
-                        st = e.stat()
+                        else:
+                            files.append(name)
                     except OSError:
                         continue
-                    keys[name] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-        self.keys, self.links = keys, links
-        self.names = sorted([*keys, *links])
+        self.links = links
+        folder = -1
+        if files and os.stat in os.supports_dir_fd:
+            with contextlib.suppress(OSError):
+                folder = os.open(self.tickets_dir, os.O_RDONLY)
+        base = str(self.tickets_dir)
+
+        def identities(names: Sequence[str]) -> list[Key | None]:
+            out: list[Key | None] = []
+            for name in names:
+                try:  # (not a link: the file itself, as DirEntry.stat gives it)
+                    st = (os.stat(name, dir_fd=folder, follow_symlinks=False) if folder >= 0
+                          else os.stat(os.path.join(base, name), follow_symlinks=False))
+                except OSError:
+                    out.append(None)
+                    continue
+                out.append((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+            return out
+
+        if len(files) >= PARALLEL_SCAN_AFTER:
+            batch = forkmap.start(identities, files, workers=2, min_slice=1, first_share=SCAN_FIRST_SHARE)
+        else:
+            batch = forkmap.start(identities, files, workers=1)
+        return files, batch, folder
+
+    def _finish_scan(self, started: tuple[list[str], Any, int]) -> None:
+        files, batch, folder = started
+        try:
+            found = batch.results()
+        finally:
+            if folder >= 0:
+                os.close(folder)
+        self.keys = {name: key for name, key in zip(files, found, strict=True) if key is not None}
+        self.names = sorted([*self.keys, *self.links])
 
     def _refresh(self) -> None:
+        with paused():  # 100,000s of identities, names and tuples: nothing for the collector to find
+            self._refresh_paused()
+
+    def _refresh_paused(self) -> None:
         self._started = time.time_ns()
-        self._scan()
-        cached = self._read_part_a()
+        scan = self._start_scan()
+        try:
+            cached = self._read_part_a()
+        finally:
+            self._finish_scan(scan)
         if cached == self.keys:
             changed, deleted = [], False
             self._clean = not self.links

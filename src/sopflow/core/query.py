@@ -84,8 +84,13 @@ _ID = re.compile(r"^(.*)-(\d+)$")
 
 
 def _id_key(tid: Any) -> tuple[str, int]:
-    m = _ID.match(str(tid))
-    return (m.group(1), int(m.group(2))) if m else (str(tid), 0)
+    """``ISS-12`` → ``("ISS", 12)`` (what ``_ID`` reads), anything else → ``(text, 0)``."""
+    text = tid if type(tid) is str else str(tid)
+    prefix, dash, n = text.rpartition("-")
+    if dash and n.isdecimal() and "\n" not in prefix:  # the usual ID, without a regex (100,000s of them)
+        return prefix, int(n)
+    m = _ID.match(text)
+    return (m.group(1), int(m.group(2))) if m else (text, 0)
 
 
 def sort_key(key: str) -> Callable[[Mapping[str, Any]], Any]:
