@@ -224,7 +224,7 @@ def _new_triggers(pair: _Pair) -> set[str]:
 def _facts(p: Project, pairs: list[_Pair], workflows: dict[str, Workflow]) -> dict[str, Facts]:
     """Children and wiki mentions, gathered only for tickets whose new transitions require them."""
     from sopflow.adapters import gitdiff
-    from sopflow.core.ticket import parent, wiki_links
+    from sopflow.core.ticket import wiki_links
 
     need_children: set[str] = set()
     need_wiki: set[str] = set()
@@ -246,17 +246,14 @@ def _facts(p: Project, pairs: list[_Pair], workflows: dict[str, Workflow]) -> di
     out: dict[str, Facts] = {}
     if not (need_children or need_wiki):
         return out
-    tdir = p.config.paths["tickets"]
     open_children: dict[str, list[str]] = {t: [] for t in need_children}
-    if need_children:
-        for rel in gitdiff.grep_files(p.root, sorted(need_children), [tdir]):
-            doc = _read(p, rel)
-            if doc is None or not _is_ticket(rel, [tdir]):
-                continue
-            par = parent(doc.data)
-            if par in open_children and not p.workflows.get(str(doc.data.get("type")), _NoWorkflow()).is_final(
-                    str(doc.data.get("state"))):
-                open_children[par].append(str(doc.data.get("id")))
+    if need_children:  # the tickets folder as it is: the index knows every file's parent
+        from sopflow.index import open_index
+
+        for par, kids in open_index(p).children_of(sorted(need_children)).items():
+            for data in kids:
+                if not p.workflows.get(str(data.get("type")), _NoWorkflow()).is_final(str(data.get("state"))):
+                    open_children[par].append(str(data.get("id")))
     mentioned: set[str] = set()
     if need_wiki:
         wdir = p.config.paths["wiki"]

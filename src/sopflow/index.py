@@ -832,14 +832,19 @@ class Index:
         return p if isinstance(p, str) else None
 
     def children(self, ticket_id: str) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+        return self.children_of([ticket_id])[ticket_id]
+
+    def children_of(self, ticket_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """The excerpts of the children of each of ``ticket_ids`` (``links.parent``), in one pass over part A."""
+        out: dict[str, list[dict[str, Any]]] = {t: [] for t in ticket_ids}
         for name in self.names:
-            if self.parent_of(name) != ticket_id:
+            kids = out.get(self.parent_of(name))  # type: ignore[arg-type]
+            if kids is None:
                 continue
             data = self._one(name, False) if self._data is not None or name in self.rows or name in self.volatile \
                 else self._parse(name)
             if data is not None:
-                out.append(data)
+                kids.append(data)
         return out
 
     def front_matter_of(self, name: str) -> dict[str, Any] | None:
