@@ -57,7 +57,6 @@ if TYPE_CHECKING:
 BUILTIN_TEMPLATE = "release-notes.md.j2"
 REPO_TEMPLATE = "release-notes.md.j2"
 _MAX_OUTPUT = 50_000_000  # characters a template may produce
-_MAX_REPEAT = 1_000_000  # length of a string or list a template may build with * or **
 
 
 # --------------------------------------------------------------------------- the notes
@@ -931,64 +930,11 @@ def render_release_notes(
 
 
 def _sandbox() -> Any:
-    import operator
+    """The repository templates' sandbox (:func:`sopflow.adapters.templates.environment`), strict about unsafe
+    attributes."""
+    from sopflow.adapters.templates import environment
 
-    from jinja2 import StrictUndefined
-    from jinja2.exceptions import SecurityError
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    dict_attributes = frozenset(dir(dict))
-
-    class Sandbox(ImmutableSandboxedEnvironment):
-        """The stock immutable sandbox, made strict: touching an unsafe attribute fails at once (instead of
-        yielding an undefined value that prints as nothing), and ``*``/``**`` cannot build huge values."""
-
-        intercepted_binops = frozenset({"*", "**"})
-
-        def getattr(self, obj: Any, attribute: str) -> Any:
-            # ``t.id`` on a plain dict (every value of the notes is one): the stock method first tries the
-            # attribute, which fails (raising costs a microsecond; a long release has 100,000s of these),
-            # then the key. Same answer, straight to the key, when dict has no attribute of that name.
-            if type(obj) is dict and attribute not in dict_attributes:
-                try:
-                    return obj[attribute]
-                except KeyError:
-                    return self.undefined(obj=obj, name=attribute)
-            return super().getattr(obj, attribute)
-
-        def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
-            raise SecurityError(
-                f"sandbox: access to attribute {attribute!r} of a {type(obj).__name__!r} object is not allowed"
-            )
-
-        def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
-            if op == "*":
-                for seq, n in ((left, right), (right, left)):
-                    if (
-                        isinstance(seq, str | list | tuple)
-                        and isinstance(n, int)
-                        and len(seq) * n > _MAX_REPEAT
-                    ):
-                        raise SecurityError("sandbox: the result of * would be too large")
-                return operator.mul(left, right)
-            if op == "**":
-                if (
-                    isinstance(left, int)
-                    and isinstance(right, int)
-                    and abs(left) > 1
-                    and right * max(abs(left).bit_length(), 1) > 64_000
-                ):
-                    raise SecurityError("sandbox: the result of ** would be too large")
-                return operator.pow(left, right)
-            return super().call_binop(context, op, left, right)
-
-    return Sandbox(
-        undefined=StrictUndefined,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    return environment(strict=True)
 
 
 def _template_error(exc: Exception, name: str) -> SopflowError:
