@@ -838,6 +838,17 @@ def _notes_json(repo: Repo, rng: str | None = None, **kw: object) -> str:
     return json.dumps(repo.notes(rng, **kw), ensure_ascii=False, sort_keys=True)
 
 
+@pytest.fixture
+def always_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Load the release cache however few files a range changes, and write it whatever a run learns (these
+    repositories change a dozen files)."""
+    from sopflow import release_cache
+    from sopflow import release_notes as rn
+
+    monkeypatch.setattr(rn, "_CACHE_AFTER", 0)
+    monkeypatch.setattr(release_cache, "SAVE_AFTER", 1)
+
+
 def _drop_release_cache(repo: Repo) -> None:
     """Forget what earlier runs learnt (sopflow.release_cache), so the next run reads every file again."""
     (repo.path / ".git" / "sopflow" / "release-v1.json").unlink(missing_ok=True)
@@ -883,7 +894,7 @@ def _cache_parts(repo: Repo) -> list[dict[str, object]]:
         return [json.loads(fh.read(size)) for size, _ in head["parts"]]
 
 
-def test_what_earlier_runs_learnt_gives_the_notes_a_fresh_run_gives(repo: Repo) -> None:
+def test_what_earlier_runs_learnt_gives_the_notes_a_fresh_run_gives(repo: Repo, always_cache: None) -> None:
     """release_cache: after each change (work tree edits, a hand edit of the same size and mtime, new
     commits, a rename, a deletion, a workflow whose final states change) a run that starts from what the
     previous run learnt gives the very notes a run from nothing gives, for several ranges."""
@@ -925,11 +936,38 @@ def test_what_earlier_runs_learnt_gives_the_notes_a_fresh_run_gives(repo: Repo) 
     same_after("the final states changed")
 
 
+def test_a_few_files_skip_the_cache_and_a_few_new_answers_leave_it_as_it_is(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A range of few ticket files reads them rather than load the cache, and never rewrites it; a run that
+    learns fewer than SAVE_AFTER answers leaves the file as it is (rewriting it would cost more)."""
+    from sopflow import release_cache
+    from sopflow import release_notes as rn
+
+    _busy_repo(repo)
+    path = repo.path / ".git" / "sopflow" / "release-v1.json"
+    monkeypatch.setattr(rn, "_CACHE_AFTER", 0)
+    learnt = _all_notes(repo, cold=True)
+    before = path.read_bytes()
+    monkeypatch.setattr(rn, "_CACHE_AFTER", 1000)
+    monkeypatch.setattr(release_cache.ReleaseCache, "load", lambda self: pytest.fail("loaded"))
+    repo.close("ISS-4")  # something new to learn
+    small = _all_notes(repo, cold=False)
+    assert path.read_bytes() == before
+    monkeypatch.undo()
+    monkeypatch.setattr(rn, "_CACHE_AFTER", 0)
+    assert _all_notes(repo, cold=False) == small != learnt  # a handful learnt: not written
+    assert path.read_bytes() == before
+    monkeypatch.setattr(release_cache, "SAVE_AFTER", 1)
+    assert _all_notes(repo, cold=False) == small
+    assert path.read_bytes() != before
+
+
 @pytest.mark.parametrize(
     "damage",
     [b"", b"garbage\n", b'{"format": "sopflow-release"}\n{}', "truncate", "flip", "swap-root"],
 )
-def test_a_damaged_cache_is_ignored_and_written_anew(repo: Repo, damage: object) -> None:
+def test_a_damaged_cache_is_ignored_and_written_anew(repo: Repo, damage: object, always_cache: None) -> None:
     _busy_repo(repo)
     fresh = _all_notes(repo, cold=True)
     path = repo.path / ".git" / "sopflow" / "release-v1.json"
@@ -999,7 +1037,7 @@ def test_ticket_changed_in_the_work_tree_is_read_from_git(repo: Repo) -> None:
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
 def test_worker_processes_give_the_same_notes(
-    repo: Repo, monkeypatch: pytest.MonkeyPatch, workers: int
+    repo: Repo, monkeypatch: pytest.MonkeyPatch, workers: int, always_cache: None
 ) -> None:
     from sopflow import release_notes as rn
     from sopflow.adapters import forkmap

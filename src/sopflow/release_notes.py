@@ -528,7 +528,7 @@ class _Shipping:
         self.id_re = id_re
         self.load_entry = _entry_loader()
         self.load = _yaml_loader()
-        diff_proc = gitlog.start_tree_changes(root, base, end, folder)  # git compares while the cache loads
+        diff_proc = gitlog.start_tree_changes(root, base, end, folder)  # git compares meanwhile
         try:
             self.cache = cache = ReleaseCache.open(root, folder, {p: w.final_states for p, w in by_prefix.items()})
             changes = gitlog.read_tree_changes(root, diff_proc)
@@ -576,7 +576,10 @@ class _Shipping:
             if s.kind != "-" and s.tid in first:
                 plan[i] = s._replace(meta=first.pop(s.tid))
         # what earlier runs learnt: a side whose hits are known, and whose front matter is known or not
-        # needed, is done; the others are scanned (their known hits are used there)
+        # needed, is done; the others are scanned (their known hits are used there). For a few files,
+        # reading them costs less than loading the cache.
+        if len(plan) >= _CACHE_AFTER:
+            cache.load()
         self.known: dict[int, list[Any]] = {}
         self.done: dict[int, Any] = {}
         self.meta_keys: dict[str, Any] = {}  # work tree: the identity of each meta file, taken before reading
@@ -774,6 +777,7 @@ def _parse_front(text: str, load: Callable[[str], object]) -> object:
 
 _GITLINK = "160000"  # a submodule: no blob to read
 _MIN_SLICE = 256  # ticket files per worker process, at least (fewer: not worth a fork)
+_CACHE_AFTER = 200  # changed ticket files from which the release cache is worth loading
 # this process's share of the ticket files relative to a worker's: it also parses the log meanwhile
 _FIRST_SHARE = 0.5
 
