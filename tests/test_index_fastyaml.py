@@ -213,3 +213,14 @@ def test_mutated_ticket(edits: list[tuple[int, int, str]]) -> None:
         at = min(at, len(text))
         text = text[:at] + piece + text[at + cut:]
     agree(text)
+
+
+def test_the_copied_resolvers_are_pyyamls() -> None:
+    """fastyaml's copy of the implicit resolvers is PyYAML's (as sopflow's loader has them: no timestamps),
+    pattern, flags and order for every first character; a PyYAML that changes them fails here."""
+    from sopflow.core import fastyaml, yamlio
+
+    def plain(table: dict[str, list[tuple[str, Any]]]) -> dict[str, list[tuple[str, str, int]]]:
+        return {k: [(tag, rx.pattern, rx.flags) for tag, rx in v] for k, v in table.items()}
+
+    assert plain(fastyaml.implicit_resolvers()) == plain(yamlio._Loader.yaml_implicit_resolvers)

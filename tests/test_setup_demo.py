@@ -137,6 +137,21 @@ def test_commands_convert_parameters_without_pydantic(repo: Repo) -> None:
     assert "EXIT 0" in out.stdout and "PYDANTIC False" in out.stdout, out.stdout + out.stderr
 
 
+def test_read_commands_never_import_pyyaml(repo: Repo) -> None:
+    """Config, workflows and tickets in the common subset are read by fastyaml, whose copy of PyYAML's
+    implicit resolvers (held equal to PyYAML's by test_index_fastyaml) spares importing PyYAML (9 ms)."""
+    assert repo.run("new", "issue_track", "--title", "磁盘告警 disk alarm", as_="alice").code == 0
+    for args in (["list"], ["board"], ["show", "ISS-1"]):
+        code = ("import sys\n"
+                "from sopflow.cli import main\n"
+                f"try:\n main({args!r})\n"
+                "except SystemExit as e: print('EXIT', e.code)\n"
+                "print('PYYAML', 'yaml' in sys.modules)")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repo.root,
+                             env={**os.environ, "PYTHONPATH": SRC})
+        assert "EXIT 0" in out.stdout and "PYYAML False" in out.stdout, (args, out.stdout + out.stderr)
+
+
 def test_plain_converters_give_typers_values_and_errors(repo: Repo) -> None:
     assert repo.run("new", "issue_track", "--title", "磁盘告警 disk alarm", as_="alice").code == 0
     ok = repo.run("wiki", "search", "磁盘", "--limit", " 3 ", "--format", "json")

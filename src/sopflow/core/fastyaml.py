@@ -90,20 +90,49 @@ _QUOTES_OR_FIRSTS = _FIRSTS | {'"', "'", "["}
 _good_keys: set[str] = set()
 
 
+# PyYAML's implicit resolvers as sopflow's safe loader has them (yamlio._Loader: PyYAML's own, timestamps left
+# out), copied so that reading the common subset does not import PyYAML (9 ms of every start-up); a test holds
+# them equal to PyYAML's, pattern for pattern and in the same order.
+_SP = "\n                    "
+IMPLICIT_RESOLVERS: tuple[tuple[str, str, str, int], ...] = (  # (tag, pattern, first characters, flags)
+    ("tag:yaml.org,2002:bool",
+     f"^(?:yes|Yes|YES|no|No|NO{_SP}|true|True|TRUE|false|False|FALSE{_SP}|on|On|ON|off|Off|OFF)$",
+     "yYnNtTfFoO", re.X),
+    ("tag:yaml.org,2002:float",
+     f"^(?:[-+]?(?:[0-9][0-9_]*)\\.[0-9_]*(?:[eE][-+][0-9]+)?{_SP}|\\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+     f"{_SP}|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\\.[0-9_]*{_SP}|[-+]?\\.(?:inf|Inf|INF){_SP}"
+     f"|\\.(?:nan|NaN|NAN))$",
+     "-+0123456789.", re.X),
+    ("tag:yaml.org,2002:int",
+     f"^(?:[-+]?0b[0-1_]+{_SP}|[-+]?0[0-7_]+{_SP}|[-+]?(?:0|[1-9][0-9_]*){_SP}|[-+]?0x[0-9a-fA-F_]+"
+     f"{_SP}|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$",
+     "-+0123456789", re.X),
+    ("tag:yaml.org,2002:merge", "^(?:<<)$", "<", 0),
+    ("tag:yaml.org,2002:null", f"^(?: ~{_SP}|null|Null|NULL{_SP}| )$", "~nN\0", re.X),
+    ("tag:yaml.org,2002:value", "^(?:=)$", "=", 0),
+    ("tag:yaml.org,2002:yaml", "^(?:!|&|\\*)$", "!&*", 0),
+)
+
+
+def implicit_resolvers() -> dict[str, list[tuple[str, re.Pattern[str]]]]:
+    """:data:`IMPLICIT_RESOLVERS` as PyYAML keeps them (first character → [(tag, regex)], in the order PyYAML
+    adds them; the empty string stands for an empty scalar, as PyYAML's ``""`` key does)."""
+    table: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+    for tag, pattern, firsts, flags in IMPLICIT_RESOLVERS:
+        rx = re.compile(pattern, flags)
+        for first in firsts:
+            table.setdefault("" if first == "\0" else first, []).append((tag, rx))
+    return table
+
+
 def _tables() -> dict[str, list[tuple[str, re.Pattern[str]]]]:
-    """PyYAML's implicit resolvers as our loader has them (first character → [(kind, regex)])."""
+    """The implicit resolvers (first character → [(kind, regex)]), with our kinds for null, bool, int, float."""
     global _resolvers
     if _resolvers is None:
-        from sopflow.core.yamlio import _Loader
-
         kinds = {"tag:yaml.org,2002:null": _NULL, "tag:yaml.org,2002:bool": _BOOL,
                  "tag:yaml.org,2002:int": _INT, "tag:yaml.org,2002:float": _FLOAT}
-        table: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
-        for first, resolvers in _Loader.yaml_implicit_resolvers.items():
-            if first is None:  # a resolver for every first character: none in the safe loader; be safe
-                raise RuntimeError("unexpected wildcard YAML resolver")
-            table[first] = [(kinds.get(tag, tag), rx) for tag, rx in resolvers]
-        _resolvers = table
+        _resolvers = {first: [(kinds.get(tag, tag), rx) for tag, rx in resolvers]
+                      for first, resolvers in implicit_resolvers().items()}
     return _resolvers
 
 

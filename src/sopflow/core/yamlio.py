@@ -14,21 +14,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import yaml
-
 from sopflow.core import fastyaml
-
-_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _Loader(_Base):  # type: ignore[misc]
-    """Safe loader without the timestamp resolver."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in _Base.yaml_implicit_resolvers.items()
-}
 
 MAX_YAML_BYTES = 1_000_000
 MAX_DEPTH = 64
@@ -36,23 +22,49 @@ MAX_DEPTH = 64
 # exception) somewhere past 10 000 levels; text that could nest deeper than this is measured first.
 _SAFE_NESTING = 2000
 _REFUSED_TAGS = ("binary", "timestamp", "set", "omap", "pairs")
+_PYYAML: tuple[Any, Any] | None = None
 
 
-def _refuse_tag(loader: Any, node: Any) -> Any:
-    tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
-    raise yaml.constructor.ConstructorError(None, None, f"YAML tag not allowed: {tag}", node.start_mark)
+def _pyyaml() -> tuple[Any, Any]:
+    """PyYAML and sopflow's loader: PyYAML's C safe loader (when present) without the timestamp resolver,
+    refusing the tags no front matter needs and ``.nan``. Imported on first use: the common subset is read
+    by :mod:`sopflow.core.fastyaml`, which never needs it."""
+    global _PYYAML
+    if _PYYAML is None:
+        import yaml
+
+        base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+        class Loader(base):  # type: ignore[misc]
+            """Safe loader without the timestamp resolver."""
+
+        Loader.yaml_implicit_resolvers = {
+            first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+            for first, resolvers in base.yaml_implicit_resolvers.items()
+        }
+
+        def refuse_tag(loader: Any, node: Any) -> Any:
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            raise yaml.constructor.ConstructorError(None, None, f"YAML tag not allowed: {tag}", node.start_mark)
+
+        def no_nan(loader: Any, node: Any) -> Any:
+            value = yaml.constructor.SafeConstructor.construct_yaml_float(loader, node)
+            if value != value:
+                raise yaml.constructor.ConstructorError(None, None, "not-a-number (.nan) is not a value",
+                                                        node.start_mark)
+            return value
+
+        for tag in _REFUSED_TAGS:
+            Loader.add_constructor(f"tag:yaml.org,2002:{tag}", refuse_tag)
+        Loader.add_constructor("tag:yaml.org,2002:float", no_nan)
+        _PYYAML = (yaml, Loader)
+    return _PYYAML
 
 
-def _float(loader: Any, node: Any) -> Any:
-    value = yaml.constructor.SafeConstructor.construct_yaml_float(loader, node)
-    if value != value:
-        raise yaml.constructor.ConstructorError(None, None, "not-a-number (.nan) is not a value", node.start_mark)
-    return value
-
-
-for _tag in _REFUSED_TAGS:
-    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
-_Loader.add_constructor("tag:yaml.org,2002:float", _float)
+def __getattr__(name: str) -> Any:
+    if name == "_Loader":  # sopflow's PyYAML loader class, for tests that compare with it
+        return _pyyaml()[1]
+    raise AttributeError(name)
 
 
 class YamlError(ValueError):
@@ -78,8 +90,9 @@ def load(text: str) -> Any:
         _refuse_aliases(text)
     if _may_nest_deeply(text):
         _refuse_deep(text)
+    yaml, loader = _pyyaml()
     try:
-        data = yaml.load(text, Loader=_Loader)
+        data = yaml.load(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
         msg = exc.problem or exc.context or "invalid YAML"
@@ -111,8 +124,9 @@ def _may_nest_deeply(text: str) -> bool:
 def _refuse_deep(text: str) -> None:
     """Measure nesting with the event stream (the C parser does not recurse) and refuse deep text."""
     depth = 0
+    yaml, loader = _pyyaml()
     try:
-        for event in yaml.parse(text, Loader=_Loader):
+        for event in yaml.parse(text, Loader=loader):
             if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH:
@@ -131,8 +145,9 @@ def _refuse_aliases(text: str) -> None:
     # Cheap textual check first; confirm with the event stream so quoted '&' or '*' in strings pass.
     if not _ANCHOR.search(text):
         return
+    yaml, loader = _pyyaml()
     try:
-        for event in yaml.parse(text, Loader=_Loader):
+        for event in yaml.parse(text, Loader=loader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 line = event.start_mark.line + 1 if event.start_mark is not None else None
                 raise YamlError("YAML anchors and aliases are not allowed", line)
@@ -276,12 +291,13 @@ def node_lines(text: str, offset: int = 0) -> dict[tuple[Any, ...], int]:
     Used only to point problems at the right line; returns what it can on malformed input.
     """
     out: dict[tuple[Any, ...], int] = {}
+    yaml, loader = _pyyaml()
     try:
         if len(text) > MAX_YAML_BYTES:
             return out
         if _may_nest_deeply(text):
             _refuse_deep(text)
-        root = yaml.compose(text, Loader=_Loader)
+        root = yaml.compose(text, Loader=loader)
     except (yaml.YAMLError, YamlError, RecursionError):
         return out
     if root is None:
@@ -303,10 +319,11 @@ def node_lines(text: str, offset: int = 0) -> dict[tuple[Any, ...], int]:
 
 def duplicate_key(text: str) -> tuple[str, int, int] | None:
     """The first top-level key written twice, with both 1-based lines; None when every key is unique."""
+    yaml, loader = _pyyaml()
     try:
         if _may_nest_deeply(text):
             _refuse_deep(text)
-        root = yaml.compose(text, Loader=_Loader)
+        root = yaml.compose(text, Loader=loader)
     except (yaml.YAMLError, YamlError, RecursionError):
         return None
     if not isinstance(root, yaml.MappingNode):
