@@ -621,6 +621,21 @@ def test_table_and_one_line_fast_paths_print_the_same() -> None:
 # ------------------------------------------------------------------ parsing in two processes
 
 
+def _count_forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the slices forkmap hands to worker processes from now on (in a list that grows)."""
+    from sopflow.adapters import forkmap
+
+    forks: list[int] = []
+    real = forkmap.Batch._fork
+
+    def spy(self: Any, part: Any) -> Any:
+        forks.append(len(part))
+        return real(self, part)
+
+    monkeypatch.setattr(forkmap.Batch, "_fork", spy)
+    return forks
+
+
 def test_parallel_first_build_gives_the_same_answers(ten: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
     """With many files to parse, a forked child parses half of them: the answers are the serial ones."""
     write_tickets(ten, 40, body="并行解析 parallel")
@@ -630,14 +645,7 @@ def test_parallel_first_build_gives_the_same_answers(ten: Repo, monkeypatch: pyt
     monkeypatch.setattr(index, "PARALLEL_AFTER", 2)
     from sopflow.adapters import forkmap
 
-    forks: list[Any] = []
-    real = forkmap.Batch._fork
-
-    def spy(self: Any, part: Any) -> Any:
-        forks.append(len(part))
-        return real(self, part)
-
-    monkeypatch.setattr(forkmap.Batch, "_fork", spy)
+    forks = _count_forks(monkeypatch)
     check_same(ten)
     assert len(cached_names(ten)) == 41
     if forkmap.can_fork() and forkmap.cpus() > 1:
@@ -657,14 +665,7 @@ def test_identities_taken_in_two_processes_give_the_same_answers(
     monkeypatch.setattr(forkmap, "cpus", lambda: 2)
     if not dir_fd:
         monkeypatch.setattr(os, "supports_dir_fd", set())
-    forks: list[int] = []
-    real = forkmap.Batch._fork
-
-    def spy(self: Any, part: Any) -> Any:
-        forks.append(len(part))
-        return real(self, part)
-
-    monkeypatch.setattr(forkmap.Batch, "_fork", spy)
+    forks = _count_forks(monkeypatch)
     check_same(ten)
     path = ten.root / "tickets/ISS-5.md"
     st = path.stat()
