@@ -42,7 +42,6 @@ CACHE_NAME = f"release-v{LAYOUT}.json"
 KEEP = 100_000  # entries of each part kept beyond those this run used
 SAVE_AFTER = 64  # answers learnt before the file is worth writing again
 
-Key = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode (as in sopflow.index)
 _HITS, _WORK, _BLOB = 0, 1, 2
 
 
@@ -51,12 +50,12 @@ def side_key(kind: str, oid: str, prefix: str) -> str | None:
     return f"{kind}{oid} {prefix}" if oid else None
 
 
-def stat_key(path: str) -> Key | None:
+def stat_key(path: str) -> index.Key | None:
+    """The identity of the file at ``path`` (links followed), or ``None`` when there is none."""
     try:
-        st = os.stat(path)
+        return index.file_key(os.stat(path))
     except OSError:
         return None
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
 class ReleaseCache:
@@ -69,14 +68,13 @@ class ReleaseCache:
         self.parts: list[dict[str, Any]] = [{}, {}, {}]
         self.used: list[set[str]] = [set(), set(), set()]
         self.new: list[dict[str, Any]] = [{}, {}, {}]
-        self.loaded = False  # the parts were read (see load); until then nothing is known, nothing saved
+        # the file, until load() reads it (a cache left unread is never written: what it holds is unknown)
         self._file = index._CacheFile.open(path, FORMAT, self.meta, 3) if path is not None else None
 
     def load(self) -> None:
         """Read what the cache file holds (about 0.05 s at 10,000 tickets: worth it for a range of many files;
         a caller that does not load finds nothing and saves nothing, unless there was no valid file)."""
         cached, self._file = self._file, None
-        self.loaded = True
         if cached is None:
             return
         try:
@@ -120,7 +118,7 @@ class ReleaseCache:
             self.new[_HITS][key] = hits
 
     # ------------------------------------------------------------ fronts
-    def work_front(self, rel: str, key: Key | None) -> tuple[bool, Any]:
+    def work_front(self, rel: str, key: index.Key | None) -> tuple[bool, Any]:
         """``(found, front matter)`` of the work tree's file ``rel`` whose identity is ``key`` now."""
         got = self.parts[_WORK].get(rel)
         if key is None or type(got) is not list or len(got) != 5 or tuple(got[:4]) != key:
@@ -128,7 +126,7 @@ class ReleaseCache:
         self.used[_WORK].add(rel)
         return True, got[4]
 
-    def put_work_front(self, rel: str, key: Key | None, front: Any) -> None:
+    def put_work_front(self, rel: str, key: index.Key | None, front: Any) -> None:
         """Keep ``front``, read from ``rel`` after ``key`` was taken, unless the file is racily clean."""
         if key is None or max(key[1], key[2]) >= index.racy_cutoff(self.started, [key]):
             return

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from sopflow.adapters import gitlog
 from sopflow.core import release
 from sopflow.errors import SopflowError, UsageError
+from sopflow.release_cache import ReleaseCache, side_key, stat_key
 
 if TYPE_CHECKING:
     from sopflow.progress import Progress
@@ -436,10 +437,7 @@ class _TicketFiles:
 
     def data(self, rel: str) -> bytes | None:
         """The bytes of the work tree's file ``rel``, or ``None`` (not a file the walk found, unreadable)."""
-        if self._walk is None:
-            self.paths()
-        assert self._walk is not None
-        path = self._walk.get(rel)
+        path = self.walked().get(rel)
         if path is None:
             return None
         try:
@@ -520,7 +518,6 @@ class _Shipping:
         by_prefix: Mapping[str, release.WorkflowInfo],
     ) -> None:
         from sopflow.adapters import forkmap
-        from sopflow.release_cache import ReleaseCache, side_key, stat_key
 
         self.root = root
         self.files = files
@@ -536,17 +533,9 @@ class _Shipping:
             if diff_proc.poll() is None:
                 diff_proc.kill()
                 diff_proc.communicate()
-        ids: dict[str, str | None] = {}  # path -> ticket ID (each path is looked at two or three times)
-        id_from_path = release.id_from_path
-
-        def id_of(path: str) -> str | None:
-            tid = ids.get(path, "")
-            if tid == "":
-                tid = ids[path] = id_from_path(path, id_re)
-            return tid
-
-        self.id_of = id_of  # type: ignore[method-assign]
-        finals = {p: w.final_states for p, w in by_prefix.items() if w.final_states}
+        self._ids: dict[str, str | None] = {}  # path -> ticket ID (see id_of)
+        self._finals = {p: w.final_states for p, w in by_prefix.items() if w.final_states}
+        id_of = self.id_of
         self.changed = set()
         plan: list[_Side] = []
         for c in changes:  # in git's order, as one diff of the whole folder would list them
@@ -555,7 +544,7 @@ class _Shipping:
                 continue
             if c.old_id != c.new_id:
                 self.changed.add(tid)
-            if tid.rsplit("-", 1)[0] not in finals:
+            if not self.finals_of(tid):
                 continue
             if c.status == "M":
                 if c.old_id != c.new_id:
@@ -585,21 +574,18 @@ class _Shipping:
         self.meta_keys: dict[str, Any] = {}  # work tree: the identity of each meta file, taken before reading
         todo: list[int] = []
         at_head = files.rev is None
-        walked = files.walked() if at_head else {}
         for i, s in enumerate(plan):
-            prefix = s.tid.rsplit("-", 1)[0]
-            hits = cache.hits(side_key(s.kind, s.oid, prefix))
+            hits = cache.hits(self._key(s))
             if hits is None:
                 todo.append(i)
                 continue
             self.known[i] = hits
             meta = s.meta
-            if meta is None or not _adds_final(hits, finals[prefix]):
+            if meta is None or not _adds_final(hits, self.finals_of(s.tid)):
                 self.done[i] = (hits, None)
                 continue
             if at_head:
-                key = self.meta_keys[meta] = stat_key(walked.get(meta) or "")
-                found, front = cache.work_front(meta, key)
+                found, front = cache.work_front(meta, self._identity(meta))
             else:
                 oid = self._front_blob(s)
                 found, front = cache.blob_front(oid) if oid else (False, None)
@@ -610,8 +596,8 @@ class _Shipping:
         if at_head:
             for i in todo:
                 meta = plan[i].meta
-                if meta is not None and meta not in self.meta_keys:
-                    self.meta_keys[meta] = stat_key(walked.get(meta) or "")
+                if meta is not None:
+                    self._identity(meta)
         # the hunks of the files modified in place, for the sides still to scan
         patch = ""
         if any(plan[i].kind == "@" and i not in self.known for i in todo):
@@ -656,16 +642,23 @@ class _Shipping:
         return gitlog.read_blobs(self.root, wanted)
 
     def id_of(self, path: str) -> str | None:
-        return release.id_from_path(path, self.id_re)
+        """The ticket ID of a file (each path is asked for two or three times: worked out once)."""
+        tid = self._ids.get(path, "")
+        if tid == "":
+            tid = self._ids[path] = release.id_from_path(path, self.id_re)
+        return tid
 
     def finals_of(self, tid: str) -> frozenset[str]:
-        wf = self.by_prefix.get(tid.rsplit("-", 1)[0])
-        return wf.final_states if wf else frozenset()
+        return self._finals.get(tid.rsplit("-", 1)[0], frozenset())
 
     def _key(self, s: _Side) -> str | None:
-        from sopflow.release_cache import side_key
-
         return side_key(s.kind, s.oid, s.tid.rsplit("-", 1)[0])
+
+    def _identity(self, rel: str) -> Any:
+        """The work tree's identity of the file ``rel``, taken once, before anything reads the file."""
+        if rel not in self.meta_keys:
+            self.meta_keys[rel] = stat_key(self.files.walked().get(rel) or "")
+        return self.meta_keys[rel]
 
     def _front_blob(self, s: _Side) -> str | None:
         """At a commit: the blob holding the front matter of ``s.meta``, when the side names it."""

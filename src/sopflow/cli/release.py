@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
         p = project(ctx)
         compiled: list[Compiled] = []
 
-        def prepare() -> None:  # while git walks the history: the template is read and compiled
+        def prepare() -> None:  # release_notes calls it while git walks the history: the template is compiled
             if fmt != "json":
                 tpl_text, tpl_name = load_template(p.root, template, templates_dir=p.config.paths["templates"])
                 compiled.append(compile_template(tpl_text, tpl_name))
@@ -76,8 +76,6 @@ def register(app: typer.Typer) -> None:
                 echo_json(notes)
                 return
         else:
-            if not compiled:  # release_notes calls prepare() as it reads the log; this is for a change of that
-                prepare()
             text = render_release_notes(notes, group_by=group_by, compiled=compiled[0])
         if prepend:
             target = confine(p.root, prepend, what="--prepend file")

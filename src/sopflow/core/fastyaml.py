@@ -94,34 +94,34 @@ _good_keys: set[str] = set()
 # out), copied so that reading the common subset does not import PyYAML (9 ms of every start-up); a test holds
 # them equal to PyYAML's, pattern for pattern and in the same order.
 _SP = "\n                    "
-IMPLICIT_RESOLVERS: tuple[tuple[str, str, str, int], ...] = (  # (tag, pattern, first characters, flags)
+IMPLICIT_RESOLVERS: tuple[tuple[str, str, tuple[str, ...], int], ...] = (  # (tag, pattern, firsts, flags)
     ("tag:yaml.org,2002:bool",
      f"^(?:yes|Yes|YES|no|No|NO{_SP}|true|True|TRUE|false|False|FALSE{_SP}|on|On|ON|off|Off|OFF)$",
-     "yYnNtTfFoO", re.X),
+     tuple("yYnNtTfFoO"), re.X),
     ("tag:yaml.org,2002:float",
      f"^(?:[-+]?(?:[0-9][0-9_]*)\\.[0-9_]*(?:[eE][-+][0-9]+)?{_SP}|\\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
      f"{_SP}|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\\.[0-9_]*{_SP}|[-+]?\\.(?:inf|Inf|INF){_SP}"
      f"|\\.(?:nan|NaN|NAN))$",
-     "-+0123456789.", re.X),
+     tuple("-+0123456789."), re.X),
     ("tag:yaml.org,2002:int",
      f"^(?:[-+]?0b[0-1_]+{_SP}|[-+]?0[0-7_]+{_SP}|[-+]?(?:0|[1-9][0-9_]*){_SP}|[-+]?0x[0-9a-fA-F_]+"
      f"{_SP}|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$",
-     "-+0123456789", re.X),
-    ("tag:yaml.org,2002:merge", "^(?:<<)$", "<", 0),
-    ("tag:yaml.org,2002:null", f"^(?: ~{_SP}|null|Null|NULL{_SP}| )$", "~nN\0", re.X),
-    ("tag:yaml.org,2002:value", "^(?:=)$", "=", 0),
-    ("tag:yaml.org,2002:yaml", "^(?:!|&|\\*)$", "!&*", 0),
+     tuple("-+0123456789"), re.X),
+    ("tag:yaml.org,2002:merge", "^(?:<<)$", ("<",), 0),
+    ("tag:yaml.org,2002:null", f"^(?: ~{_SP}|null|Null|NULL{_SP}| )$", ("~", "n", "N", ""), re.X),
+    ("tag:yaml.org,2002:value", "^(?:=)$", ("=",), 0),
+    ("tag:yaml.org,2002:yaml", "^(?:!|&|\\*)$", ("!", "&", "*"), 0),
 )
 
 
 def implicit_resolvers() -> dict[str, list[tuple[str, re.Pattern[str]]]]:
     """:data:`IMPLICIT_RESOLVERS` as PyYAML keeps them (first character → [(tag, regex)], in the order PyYAML
-    adds them; the empty string stands for an empty scalar, as PyYAML's ``""`` key does)."""
+    adds them; the empty string is the first character of an empty scalar, as in PyYAML)."""
     table: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
     for tag, pattern, firsts, flags in IMPLICIT_RESOLVERS:
         rx = re.compile(pattern, flags)
         for first in firsts:
-            table.setdefault("" if first == "\0" else first, []).append((tag, rx))
+            table.setdefault(first, []).append((tag, rx))
     return table
 
 
