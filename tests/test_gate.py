@@ -10,21 +10,10 @@ import os
 import re
 
 import pytest
+from gate_support import ALICE, FAN, add_entry, edit, ok, ticket
 from tests.conftest import Repo
 
-FAN = {"GIT_AUTHOR_EMAIL": "fan@example.com", "GIT_AUTHOR_NAME": "范慧阳"}
-ALICE = {"GIT_AUTHOR_EMAIL": "alice@example.com", "GIT_AUTHOR_NAME": "Alice"}
 BOB = {"GIT_AUTHOR_EMAIL": "bob@example.com", "GIT_AUTHOR_NAME": "Bob"}
-
-
-def ok(repo: Repo, *args: str, as_: str | None = None, env: dict[str, str] | None = None) -> str:
-    r = repo.run(*args, as_=as_, env=env)
-    assert r.code == 0, r.err
-    return r.out
-
-
-def ticket(repo: Repo, tid: str = "ISS-1") -> str:
-    return next(p for p in (repo.root / "tickets").glob(f"{tid}*.md")).relative_to(repo.root).as_posix()
 
 
 def line_of(repo: Repo, rel: str, needle: str) -> int:
@@ -32,20 +21,6 @@ def line_of(repo: Repo, rel: str, needle: str) -> int:
         if needle in line:
             return n
     raise AssertionError(f"{needle!r} not in {rel}")
-
-
-def edit(repo: Repo, rel: str, old: str, new: str) -> None:
-    text = repo.read(rel)
-    assert old in text, old
-    repo.write(rel, text.replace(old, new, 1))
-
-
-def add_entry(repo: Repo, rel: str, entry: str) -> None:
-    """Append a history entry line by hand (after the last one)."""
-    lines = repo.read(rel).splitlines(keepends=True)
-    last = max(i for i, x in enumerate(lines) if x.startswith("  - {"))
-    lines.insert(last + 1, f"  - {entry}\n")
-    repo.write(rel, "".join(lines))
 
 
 def gate(repo: Repo, base: str = "main", *extra: str) -> tuple[int, list[dict[str, object]]]:

@@ -573,51 +573,6 @@ def test_heads_leave_out_long_text_but_never_what_is_asked_for(ten: Repo) -> Non
     assert res.out.splitlines()[1].startswith("ISS-11,")
 
 
-# ------------------------------------------------------------------ the table fast paths print the same text
-
-
-def _old_table(headers: list[str], rows: list[list[str]], max_width: int, shrink: list[int]) -> str:
-    """render.text.table as it was before cells were measured once."""
-    from sopflow.render.text import one_line, pad, style, truncate, width
-
-    cells = [[one_line(c) for c in r] for r in rows]
-    widths = [width(h) for h in headers]
-    for r in cells:
-        for i, c in enumerate(r):
-            widths[i] = max(widths[i], width(c))
-    total = sum(widths) + 2 * (len(widths) - 1)
-    for i in shrink or [len(widths) - 1]:
-        if total <= max_width:
-            break
-        floor = max(width(headers[i]), 8)
-        cut = min(widths[i] - floor, total - max_width)
-        if cut > 0:
-            widths[i] -= cut
-            total -= cut
-    lines = [style("  ".join(pad(truncate(h, widths[i]), widths[i]) for i, h in enumerate(headers)).rstrip(), "1")]
-    for r in cells:
-        lines.append("  ".join(pad(truncate(c, widths[i]), widths[i]) for i, c in enumerate(r)).rstrip())
-    return "\n".join(lines)
-
-
-def test_table_and_one_line_fast_paths_print_the_same() -> None:
-    from hypothesis import given, settings
-    from hypothesis import strategies as st
-
-    from sopflow.render.text import clean, one_line, table
-
-    cell = st.text(alphabet=st.sampled_from("ab  中文ｶ\u3000\t\n\x1b\x00\u200b\u0301é-"), max_size=14)
-
-    @settings(max_examples=600, deadline=None)
-    @given(st.lists(st.lists(cell, min_size=3, max_size=3), max_size=6), st.integers(10, 60), cell)
-    def run(rows: list[list[str]], max_width: int, text: str) -> None:
-        assert one_line(text) == clean(" ".join(text.split()))
-        headers = ["id", "状态", "title"]
-        assert table(headers, rows, max_width=max_width, shrink=[2, 1]) == _old_table(headers, rows, max_width, [2, 1])
-
-    run()
-
-
 # ------------------------------------------------------------------ parsing in two processes
 
 

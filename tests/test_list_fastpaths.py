@@ -168,6 +168,21 @@ def test_table_is_the_cell_by_cell_table(rows: list[list[Any]], max_width: int |
     assert table(headers, rows, max_width=max_width, shrink=shrink) == ref_table(headers, rows, max_width, shrink)
 
 
+narrow_cell = st.text(alphabet=st.sampled_from("ab  中文ｶ\u3000\t\n\x1b\x00\u200b\u0301é-"), max_size=14)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.lists(narrow_cell, min_size=3, max_size=3), max_size=6), st.integers(10, 60), narrow_cell)
+def test_table_and_one_line_on_controls_and_wide_characters(rows: list[list[str]], max_width: int, text: str) -> None:
+    """Cells with controls, tabs, newlines, zero-width and combining characters, CJK and half-width kana, in
+    narrow tables that cut two columns."""
+    from sopflow.render.text import clean
+
+    assert one_line(text) == clean(" ".join(text.split()))
+    headers = ["id", "状态", "title"]
+    assert table(headers, rows, max_width=max_width, shrink=[2, 1]) == ref_table(headers, rows, max_width, [2, 1])
+
+
 @pytest.mark.parametrize("max_width", [None, 20, 40, 60, 100, 160])
 def test_long_tables_with_repeated_and_distinct_values(max_width: int | None) -> None:
     """Over 1,000 rows: distinct ASCII values are padded one by one, repeated ones once per value."""

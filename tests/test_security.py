@@ -8,15 +8,7 @@ import re
 
 import pytest
 from conftest import Repo
-
-FAN = {"GIT_AUTHOR_EMAIL": "fan@example.com", "GIT_AUTHOR_NAME": "范慧阳"}
-ALICE = {"GIT_AUTHOR_EMAIL": "alice@example.com", "GIT_AUTHOR_NAME": "Alice"}
-
-
-def ok(repo: Repo, *args: str, as_: str | None = None, env: dict[str, str] | None = None) -> str:
-    r = repo.run(*args, as_=as_, env=env)
-    assert r.code == 0, r.err
-    return r.out
+from gate_support import ALICE, FAN, add_entry, edit, ok, ticket
 
 
 def gate(repo: Repo, *extra: str, base: str = "main") -> tuple[int, list[dict[str, object]]]:
@@ -27,23 +19,6 @@ def gate(repo: Repo, *extra: str, base: str = "main") -> tuple[int, list[dict[st
 
 def codes(problems: list[dict[str, object]], severity: str = "error") -> set[object]:
     return {p["code"] for p in problems if p["severity"] == severity}
-
-
-def ticket(repo: Repo, tid: str = "ISS-1") -> str:
-    return next((repo.root / "tickets").glob(f"{tid}*.md")).relative_to(repo.root).as_posix()
-
-
-def edit(repo: Repo, rel: str, old: str, new: str) -> None:
-    text = repo.read(rel)
-    assert old in text, old
-    repo.write(rel, text.replace(old, new, 1))
-
-
-def add_entry(repo: Repo, rel: str, entry: str) -> None:
-    lines = repo.read(rel).splitlines(keepends=True)
-    last = max(i for i, x in enumerate(lines) if x.startswith("  - {"))
-    lines.insert(last + 1, f"  - {entry}\n")
-    repo.write(rel, "".join(lines))
 
 
 @pytest.fixture
