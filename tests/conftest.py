@@ -7,9 +7,10 @@ import subprocess
 import sys
 import textwrap
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -202,6 +203,37 @@ def run_inprocess(argv: list[str], env: dict[str, str], cwd: Path, input: str | 
         os.environ.clear()
         os.environ.update(old_env)
     return Result(code, out.getvalue(), err.getvalue())
+
+
+def cli_in_child(root: Path, env: dict[str, str], argv: list[str], *, prepare: Callable[[], None],
+                 setup: Callable[[], None] | None = None) -> NoReturn:
+    """The rest of a forked child's life: ``prepare()`` (its output, its limits), then ``sopflow argv`` in
+    ``root`` with exactly ``env``, after ``setup()``. It leaves with the command's exit code, 99 after an
+    unexpected exception (its traceback on stderr), 98 if even that fails; it never returns."""
+    code = 98
+    try:
+        prepare()
+        os.chdir(root)
+        os.environ.clear()
+        os.environ.update(env)
+        if setup is not None:
+            setup()
+        from sopflow.cli import main
+
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+        code = 99
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
 
 
 @pytest.fixture

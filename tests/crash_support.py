@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import Repo, run_inprocess
+from conftest import Repo, cli_in_child, run_inprocess
 
 INTERRUPTED = "an earlier sopflow command was interrupted"
 
@@ -40,34 +40,17 @@ def fork_cli(root: Path, env: dict[str, str], argv: list[str], *, setup: Callabl
     """Start ``sopflow argv`` in a forked child (its own process group); return its pid."""
     pid = os.fork()
     if pid == 0:  # the child: never returns
-        code = 98
-        try:
-            os.setpgid(0, 0)
+
+        def prepare() -> None:
             import sys
 
+            os.setpgid(0, 0)
             fd = os.open(log or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.dup2(fd, 1)
             os.dup2(fd, 2)
             sys.stdout = sys.stderr = open(fd, "w", buffering=1, closefd=False)  # noqa: SIM115
-            os.chdir(root)
-            os.environ.clear()
-            os.environ.update(env)
-            if setup is not None:
-                setup()
-            from sopflow.cli import main
 
-            try:
-                main(argv)
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-        except BaseException:
-            import traceback
-
-            traceback.print_exc()
-            code = 99
-        finally:
-            os._exit(code)
+        cli_in_child(root, env, argv, prepare=prepare, setup=setup)
     return pid
 
 

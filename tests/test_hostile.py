@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import Repo
+from conftest import Repo, cli_in_child
 
 SECONDS = 8.0
 MEMORY_MB = 700
@@ -431,9 +431,9 @@ def run_bounded(repo: Repo, argv: list[str], child: Callable[[], None] | None, t
         used = int(fh.read().split()[0]) * resource.getpagesize()
     t0 = time.monotonic()
     pid = os.fork()
-    if pid == 0:
-        code = 98
-        try:
+    if pid == 0:  # the child: never returns
+
+        def prepare() -> None:
             import sys
 
             resource.setrlimit(resource.RLIMIT_AS, (used + MEMORY_MB * 2**20, resource.RLIM_INFINITY))
@@ -443,27 +443,8 @@ def run_bounded(repo: Repo, argv: list[str], child: Callable[[], None] | None, t
             os.dup2(err_fd, 2)
             sys.stdout = open(out_fd, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
             sys.stderr = open(err_fd, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-            os.chdir(repo.root)
-            os.environ.clear()
-            os.environ.update(repo.env)
-            if child is not None:
-                child()
-            from sopflow.cli import main
 
-            try:
-                main(argv)
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-        except BaseException:
-            import traceback
-
-            traceback.print_exc()
-            code = 99
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+        cli_in_child(repo.root, repo.env, argv, prepare=prepare, setup=child)
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
