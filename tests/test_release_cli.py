@@ -72,3 +72,20 @@ def test_long_histories_show_a_progress_bar_on_a_terminal_only(repo: Repo, monke
     assert loud.code == 0 and loud.out == quiet.out
     assert "\rreading history [" in loud.err and loud.err.endswith("\r\x1b[K")
     assert "[##############################]" in loud.err  # it reaches the end
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_release_notes_leave_the_collector_as_they_found_it(repo: Repo, enabled: bool) -> None:
+    """The collector rests while the command runs (gcpause.paused) and is as it was afterwards, in every
+    format and on a refusal."""
+    import gc
+
+    closed_ticket(repo)
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        for args in (["release-notes"], ["release-notes", "--format", "json"], ["release-notes", "nope..HEAD"]):
+            repo.run(*args)
+            assert gc.isenabled() is enabled, args
+    finally:
+        (gc.enable if was else gc.disable)()
